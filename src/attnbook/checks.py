@@ -1,0 +1,57 @@
+"""Input checks shared by every public function: each raises an error that names what was wrong."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = [
+    "require_finite",
+    "require_float_tensor",
+    "require_min_dims",
+    "require_positive",
+    "require_positive_int",
+]
+
+
+def require_float_tensor(name: str, value: object) -> torch.Tensor:
+    """Return `value` if it is a floating-point tensor, else raise TypeError naming it."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
+    return value
+
+
+def require_min_dims(name: str, tensor: torch.Tensor, min_dims: int, layout: str) -> None:
+    """Raise ValueError if `tensor` has fewer than `min_dims` dimensions (layout names them)."""
+    if tensor.dim() < min_dims:
+        raise ValueError(
+            f"{name} must have at least {min_dims} dimensions {layout}, "
+            f"got shape {tuple(tensor.shape)}"
+        )
+
+
+def require_finite(name: str, tensor: torch.Tensor) -> None:
+    """Raise ValueError if `tensor` holds NaN or ±inf."""
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} contains NaN or inf values (shape {tuple(tensor.shape)})")
+
+
+def require_positive(name: str, value: float) -> float:
+    """Return `value` as float if it is a finite number > 0, else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)
+
+
+def require_positive_int(name: str, value: object) -> int:
+    """Return `value` if it is an int >= 1, else raise TypeError/ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value

@@ -1,0 +1,133 @@
+"""One seeded training loop with a progress bar and a history of per-epoch metrics."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from attnbook.checks import require_positive, require_positive_int
+
+__all__ = ["History", "accuracy", "evaluate", "fit", "seed_everything"]
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python, NumPy and torch (and make torch deterministic); return a seeded torch.Generator."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    return torch.Generator().manual_seed(seed)
+
+
+def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Fraction of rows of logits (N, C) whose argmax equals targets (N,)."""
+    if logits.dim() < 2 or logits.shape[:-1] != targets.shape:
+        raise ValueError(
+            f"logits (..., C) and targets (...) must agree, got {tuple(logits.shape)} "
+            f"and {tuple(targets.shape)}"
+        )
+    return (logits.argmax(dim=-1) == targets).float().mean().item()
+
+
+@dataclass
+class History:
+    """Per-epoch records, e.g. {'epoch': 1, 'train_loss': 0.7, 'val_accuracy': 0.9}."""
+
+    records: list[dict[str, float]] = field(default_factory=list)
+
+    def series(self, key: str) -> list[float]:
+        """The values of one metric, epoch by epoch."""
+        if not self.records or key not in self.records[0]:
+            known = sorted(self.records[0]) if self.records else []
+            raise KeyError(f"no metric {key!r} in history; known: {known}")
+        return [record[key] for record in self.records]
+
+    @property
+    def last(self) -> dict[str, float]:
+        """The last epoch's record."""
+        if not self.records:
+            raise IndexError("history is empty")
+        return self.records[-1]
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    batch_size: int = 512,
+) -> tuple[float, float]:
+    """Mean loss and accuracy of model on inputs (N, ...) with targets (N, ...)."""
+    was_training = model.training
+    model.eval()
+    outputs = torch.cat(
+        [model(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)]
+    )
+    model.train(was_training)
+    return loss_fn(outputs, targets).item(), accuracy(outputs, targets)
+
+
+def fit(
+    model: nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    description: str = "training",
+) -> History:
+    """Train model on (inputs (N, ...), targets (N,)) with AdamW; return per-epoch train/val metrics.
+
+    Logits may be (N, C) or (N, L, C) with targets (N, L); the loss is cross-entropy by default.
+    """
+    inputs, targets = train
+    if len(inputs) != len(targets) or len(inputs) == 0:
+        raise ValueError(
+            f"train inputs and targets must be non-empty and equally long, got "
+            f"{tuple(inputs.shape)} and {tuple(targets.shape)}"
+        )
+    require_positive_int("epochs", epochs)
+    require_positive_int("batch_size", batch_size)
+    require_positive("lr", lr)
+
+    def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+
+    loss_fn = cross_entropy if loss_fn is None else loss_fn
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    history = History()
+    bar = tqdm(range(1, epochs + 1), desc=description, disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        order = torch.randperm(len(inputs), generator=generator)
+        for start in range(0, len(inputs), batch_size):
+            batch = order[start : start + batch_size]
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs[batch]), targets[batch])
+            loss.backward()
+            optimizer.step()
+        record: dict[str, float] = {"epoch": float(epoch)}
+        record["train_loss"], record["train_accuracy"] = evaluate(model, inputs, targets, loss_fn)
+        if validation is not None:
+            record["val_loss"], record["val_accuracy"] = evaluate(model, *validation, loss_fn)
+        history.records.append(record)
+        bar.set_postfix(loss=f"{record['train_loss']:.3f}")
+    model.eval()
+    return history
