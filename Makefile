@@ -19,7 +19,7 @@ install: $(STAMP)
 
 book: $(STAMP)
 	rm -rf _build/html _build/.doctrees
-	$(PY) -m jupyter_book build --warningiserror --nitpick --keep-going --path-output . .
+	$(VENV)/bin/jupyter-book build --warningiserror --nitpick --keep-going --path-output . .
 	@echo "The site is in $(CURDIR)/_build/html/index.html (make serve to browse it)"
 
 lint: $(STAMP)
