@@ -1,16 +1,33 @@
-"""Numbers for the breadth and depth of attention: entropy, effective span, receptive field."""
+"""Numbers for the breadth and depth of attention.
+
+Breadth of one attention row: its entropy, its effective span exp(entropy), its entropy
+normalised to [0, 1], the mean distance it looks back. Depth: how far information travels
+through stacked masked layers (receptive field, reachability). Heads: how much each head
+matters, by ablation (Michel et al., 2019).
+"""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 import torch
 
 from attnbook.checks import require_float_tensor, require_positive_int
 
-__all__ = ["attention_entropy", "effective_span", "receptive_field"]
+__all__ = [
+    "attention_entropy",
+    "effective_span",
+    "head_importance",
+    "mean_attention_distance",
+    "normalized_entropy",
+    "reachability",
+    "receptive_field",
+]
 
 
-def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
-    """Shannon entropy in nats of each attention row: weights (..., n_k) -> (...)."""
+def _check_weights(weights: torch.Tensor) -> None:
+    """Raise unless weights (..., n_k) is a float tensor of finite, non-negative rows summing to 1."""
     require_float_tensor("weights", weights)
     if weights.dim() < 1 or weights.shape[-1] == 0:
         raise ValueError(
@@ -24,6 +41,11 @@ def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
             f"each row of weights must sum to 1, got sums in [{row_sums.min().item():.4g}, "
             f"{row_sums.max().item():.4g}]"
         )
+
+
+def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy in nats of each attention row: weights (..., n_k) -> (...)."""
+    _check_weights(weights)
     terms = torch.where(weights > 0, -weights * torch.log(weights.clamp_min(1e-300)), 0.0)
     return terms.sum(dim=-1)
 
@@ -31,6 +53,52 @@ def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
 def effective_span(weights: torch.Tensor) -> torch.Tensor:
     """exp(entropy): how many keys a row of weights (..., n_k) attends to 'in effect' -> (...)."""
     return torch.exp(attention_entropy(weights))
+
+
+def normalized_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """Entropy / log(n_k), in [0, 1]: 0 for one-hot rows, 1 for uniform rows; (..., n_k) -> (...).
+
+    With a single key (n_k = 1) every row is one-hot and the result is 0.
+    """
+    entropy = attention_entropy(weights)
+    n_keys = weights.shape[-1]
+    if n_keys == 1:
+        return torch.zeros_like(entropy)
+    return entropy / math.log(n_keys)
+
+
+def mean_attention_distance(
+    weights: torch.Tensor,
+    query_positions: torch.Tensor | None = None,
+    key_positions: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Expected |position_q - position_k| under each row of weights (..., n_q, n_k) -> (..., n_q).
+
+    Positions default to 0..n_q-1 and 0..n_k-1; pass 1-D float tensors (n_q,), (n_k,) otherwise.
+    """
+    _check_weights(weights)
+    if weights.dim() < 2:
+        raise ValueError(
+            f"weights must have at least 2 dimensions (..., n_q, n_k), got {tuple(weights.shape)}"
+        )
+    n_q, n_k = weights.shape[-2], weights.shape[-1]
+    positions = []
+    for name, given, size in (
+        ("query_positions", query_positions, n_q),
+        ("key_positions", key_positions, n_k),
+    ):
+        if given is None:
+            positions.append(torch.arange(size, dtype=weights.dtype, device=weights.device))
+            continue
+        require_float_tensor(name, given)
+        if given.shape != (size,):
+            raise ValueError(
+                f"{name} must have shape ({size},) for weights {tuple(weights.shape)}, "
+                f"got {tuple(given.shape)}"
+            )
+        positions.append(given.to(weights.dtype))
+    distance = (positions[0][:, None] - positions[1][None, :]).abs()
+    return (weights * distance).sum(dim=-1)
 
 
 def receptive_field(num_layers: int, window: int) -> int:
@@ -42,3 +110,51 @@ def receptive_field(num_layers: int, window: int) -> int:
     require_positive_int("num_layers", num_layers)
     require_positive_int("window", window)
     return num_layers * (window - 1) + 1
+
+
+def reachability(mask: torch.Tensor, num_layers: int) -> torch.Tensor:
+    """Which inputs can influence which outputs after num_layers of the same bool mask (n, n) -> (n, n).
+
+    Entry [i, j] is True when some chain i -> ... -> j of num_layers allowed attention steps
+    exists. Residual connections are not assumed: pass a mask whose diagonal is True for them.
+    """
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask must be a bool tensor (True = may attend), got dtype {mask.dtype}")
+    if mask.dim() != 2 or mask.shape[0] != mask.shape[1]:
+        raise ValueError(f"mask must be square (n, n), got shape {tuple(mask.shape)}")
+    require_positive_int("num_layers", num_layers)
+    step = mask.to(torch.float64)
+    reach = step.clone()
+    for _ in range(num_layers - 1):
+        reach = ((reach @ step) > 0).to(torch.float64)
+    return reach > 0
+
+
+def head_importance(
+    loss_with_gates: Callable[[torch.Tensor], torch.Tensor], num_heads: int
+) -> torch.Tensor:
+    """Loss increase when each head alone is switched off: gates (num_heads,) -> importance (num_heads,).
+
+    `loss_with_gates(gates)` must return a scalar loss for a model whose head h output is
+    multiplied by gates[h]; all ones is the intact model. Importance[h] is
+    loss(gates with h set to 0) - loss(all ones): large means the model needs that head.
+    """
+    if not callable(loss_with_gates):
+        raise TypeError(f"loss_with_gates must be callable, got {type(loss_with_gates).__name__}")
+    require_positive_int("num_heads", num_heads)
+    with torch.no_grad():
+        gates = torch.ones(num_heads)
+        base = loss_with_gates(gates)
+        if not isinstance(base, torch.Tensor) or base.numel() != 1:
+            raise ValueError(
+                "loss_with_gates must return a scalar tensor, got "
+                f"{type(base).__name__}{tuple(base.shape) if isinstance(base, torch.Tensor) else ''}"
+            )
+        importance = torch.empty(num_heads)
+        for head in range(num_heads):
+            ablated = gates.clone()
+            ablated[head] = 0.0
+            importance[head] = loss_with_gates(ablated).reshape(()) - base.reshape(())
+    return importance
