@@ -1,0 +1,222 @@
+"""The built site, checked as a reader's browser sees it: offline, typeset, drawn, linked.
+
+Needs `_build/html` (run `make book` first). With ATTNBOOK_REQUIRE_BUILD=1 (set by `make test`)
+a missing build fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+if not (SITE / "index.html").exists():
+    if os.environ.get("ATTNBOOK_REQUIRE_BUILD") == "1":
+        raise RuntimeError("_build/html is missing: run `make book` before the site checks")
+    pytest.skip("site not built (run `make book`)", allow_module_level=True)
+
+
+def _pages() -> list[Path]:
+    """Every chapter page of the built book (not search/genindex)."""
+    return sorted(p for p in (SITE / "book").glob("*.html"))
+
+
+def _chromium() -> str:
+    """Path of the Chromium (or Chrome) binary to drive."""
+    candidates = [os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium", "/usr/bin/google-chrome"]
+    for candidate in candidates:
+        if candidate and Path(candidate).exists():
+            return candidate
+    found = shutil.which("chromium") or shutil.which("google-chrome")
+    if found:
+        return found
+    raise RuntimeError("no Chromium found: install Debian's chromium or set CHROMIUM_PATH")
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    """Serve _build/html on an ephemeral localhost port for the module's tests."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    handler.log_message = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium driven by Playwright (the system binary, no downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def _visit(browser, url: str, screenshot: Path):
+    """Load url, wait for MathJax and Mermaid, screenshot; return (page, requests, failures)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    requests: list[str] = []
+    failures: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("requestfailed", lambda request: failures.append(request.url))
+    page.on(
+        "response", lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
+    page.goto(url, wait_until="load")
+    page.wait_for_function(
+        "() => !window.MathJax || !MathJax.startup || !MathJax.startup.promise"
+        " || MathJax.startup.promise.then(() => true)",
+        timeout=30_000,
+    )
+    if page.locator("pre.mermaid, div.mermaid").count():
+        page.wait_for_selector(".mermaid svg", timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(screenshot), full_page=True)
+    return page, requests, failures
+
+
+@pytest.mark.parametrize("page_path", _pages(), ids=lambda p: p.stem)
+def test_page_renders_offline(browser, base_url, page_path: Path):
+    url = urljoin(base_url, str(page_path.relative_to(SITE)))
+    page, requests, failures = _visit(browser, url, SCREENSHOTS / f"{page_path.stem}.png")
+    outside = [r for r in requests if not r.startswith(base_url) and not r.startswith("data:")]
+    assert outside == [], f"{page_path.name} requested other hosts: {outside}"
+    assert failures == [], f"{page_path.name} had failed requests: {failures}"
+
+    html = page_path.read_text()
+    if 'class="math' in html:
+        assert page.locator("mjx-container").count() > 0, f"{page_path.name}: math not typeset"
+        text = page.inner_text("article")
+        assert "$$" not in text and "\\frac" not in text, f"{page_path.name}: raw TeX left"
+    diagrams = page.locator("pre.mermaid, div.mermaid").count()
+    if diagrams:
+        assert page.locator(".mermaid svg").count() == diagrams, (
+            f"{page_path.name}: a diagram is not drawn"
+        )
+    broken_images = page.evaluate(
+        "() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
+    )
+    assert broken_images == [], f"{page_path.name}: images did not load: {broken_images}"
+    page.context.close()
+
+
+def test_solutions_are_collapsed(browser, base_url):
+    pages_with_solutions = [p for p in _pages() if "solution dropdown" in p.read_text()]
+    assert pages_with_solutions, "no page has a folded solution"
+    page, _, _ = _visit(
+        browser,
+        urljoin(base_url, str(pages_with_solutions[0].relative_to(SITE))),
+        SCREENSHOTS / "solutions-check.png",
+    )
+    states = page.evaluate(
+        "() => [...document.querySelectorAll('div.solution')].map(d => "
+        "[d.classList.contains('toggle-hidden'), d.querySelector('section').offsetHeight])"
+    )
+    assert states, "no solution found on the page"
+    assert all(hidden and height == 0 for hidden, height in states), (
+        f"a solution is visible before the reader opens it: {states}"
+    )
+    page.context.close()
+
+
+def test_search_works_offline(browser, base_url):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(urljoin(base_url, "search.html?q=softmax"), wait_until="load")
+    page.wait_for_selector("#search-results li", timeout=30_000)
+    assert page.locator("#search-results li").count() >= 1
+    context.close()
+
+
+class _LinkCollector(HTMLParser):
+    """Collect ids, hrefs and external resource sources of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+        self.resources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if values.get("id"):
+            self.ids.add(values["id"])
+        if tag == "a" and values.get("href"):
+            self.hrefs.append(values["href"])
+        if tag in {"script", "img", "iframe", "source", "video", "audio"} and values.get("src"):
+            self.resources.append(values["src"])
+        if tag == "link" and values.get("href") and values.get("rel") != "canonical":
+            self.resources.append(values["href"])
+
+
+@functools.cache
+def _parse(path: Path) -> _LinkCollector:
+    collector = _LinkCollector()
+    collector.feed(path.read_text(errors="replace"))
+    return collector
+
+
+def _all_html() -> list[Path]:
+    return sorted(SITE.rglob("*.html"))
+
+
+def test_no_resource_is_loaded_from_another_host():
+    offenders = []
+    for path in _all_html():
+        for source in _parse(path).resources:
+            if re.match(r"^(https?:)?//", source):
+                offenders.append(f"{path.relative_to(SITE)}: {source}")
+    for css in SITE.rglob("*.css"):
+        for match in re.findall(
+            r"url\(\s*['\"]?((?:https?:)?//[^)'\"]+)", css.read_text(errors="replace")
+        ):
+            offenders.append(f"{css.relative_to(SITE)}: {match}")
+    assert offenders == [], "resources from other hosts:\n" + "\n".join(offenders)
+
+
+def test_internal_links_and_anchors_resolve():
+    broken = []
+    for path in _all_html():
+        for href in _parse(path).hrefs:
+            parsed = urlparse(href)
+            if parsed.scheme or href.startswith(("//", "mailto:", "javascript:")):
+                continue
+            target = path if not parsed.path else (path.parent / unquote(parsed.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{path.relative_to(SITE)} -> {href} (no file)")
+                continue
+            if parsed.fragment and target.suffix == ".html":
+                if unquote(parsed.fragment) not in _parse(target).ids:
+                    broken.append(f"{path.relative_to(SITE)} -> {href} (no anchor)")
+    assert broken == [], "broken internal links:\n" + "\n".join(broken)

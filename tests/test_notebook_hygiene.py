@@ -1,0 +1,117 @@
+"""Every notebook is in the table of contents, executed top to bottom, and honest about what nbval skips."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+IGNORE_MARKER = "# NBVAL_IGNORE_OUTPUT"
+TIMING_WORDS = re.compile(r"perf_counter|timeit|benchmark|Timer|elapsed|seconds|wall")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _toc_files() -> set[str]:
+    """Every file named in _toc.yml (without suffix), root included."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = {toc["root"]}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                files.add(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc.get("parts", []))
+    walk(toc.get("chapters", []))
+    return files
+
+
+def _chapter_files() -> set[str]:
+    """Every chapter source in book/: notebooks and markdown pages (without suffix)."""
+    sources = [*BOOK.glob("*.ipynb"), *BOOK.glob("*.md")]
+    return {str(path.relative_to(ROOT).with_suffix("")) for path in sources}
+
+
+def test_toc_lists_exactly_the_chapters_that_exist():
+    toc, chapters = _toc_files(), _chapter_files()
+    assert toc - chapters == set(), f"_toc.yml names missing files: {sorted(toc - chapters)}"
+    assert chapters - toc == set(), f"chapters missing from _toc.yml: {sorted(chapters - toc)}"
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_in_order_with_outputs_stored(path: Path):
+    notebook = nbformat.read(path, as_version=4)
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    counts = [cell.execution_count for cell in code_cells]
+    assert counts == list(range(1, len(code_cells) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1..{len(code_cells)}: run `make notebooks`"
+    )
+    for index, cell in enumerate(code_cells, start=1):
+        for output in cell.outputs:
+            assert output.output_type != "error", f"{path.name} cell {index} stored an error"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_ignored_cells_only_hide_timings_and_progress_bars(path: Path):
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(c for c in notebook.cells if c.cell_type == "code"):
+        ignored = cell.source.lstrip().startswith(IGNORE_MARKER)
+        stderr = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stderr")
+        if not ignored:
+            assert not stderr.strip(), (
+                f"{path.name} code cell {index + 1} writes to stderr in a compared cell: {stderr[:200]!r}"
+            )
+            continue
+        assert "Warning" not in stderr, f"{path.name} code cell {index + 1} stored a warning"
+        stdout = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+        if stdout.strip():
+            assert TIMING_WORDS.search(cell.source), (
+                f"{path.name} code cell {index + 1} is ignored by nbval but prints something "
+                "that is not a timing; move results to a compared cell"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_title_carries_the_article_heading(path: Path):
+    notebook = nbformat.read(path, as_version=4)
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), path.name
+    title = first.source.splitlines()[0]
+    assert " · " in title and CJK.search(title), f"{path.name}: title {title!r} lacks '· 中文'"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_with_asserted_solutions(path: Path):
+    notebook = nbformat.read(path, as_version=4)
+    exercises, open_solution, solved = 0, False, []
+    asserted = False
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            exercises += cell.source.count("```{exercise}")
+            if "```{solution-end}" in cell.source:
+                assert open_solution, f"{path.name}: solution-end without solution-start"
+                solved.append(asserted)
+                open_solution = False
+            if "```{solution-start}" in cell.source:
+                open_solution, asserted = True, False
+        elif open_solution and "assert " in cell.source:
+            asserted = True
+    assert not open_solution, f"{path.name}: a solution is never closed"
+    assert 2 <= exercises <= 4, f"{path.name}: {exercises} exercises (want 2-4)"
+    assert len(solved) == exercises, f"{path.name}: {exercises} exercises, {len(solved)} solutions"
+    assert all(solved), f"{path.name}: a solution has no code cell with an assert"
