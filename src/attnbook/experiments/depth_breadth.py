@@ -1,0 +1,368 @@
+"""The grid behind chapter 2b: `python -m attnbook.experiments depth-breadth [--output PATH]`.
+
+Four experiments on small attention-only transformers, each over several seeds:
+induction accuracy vs depth, the receptive field of windowed stacks (by gradients) and a
+lag-copy task vs depth, multi-query associative recall vs number of heads (with per-head
+entropy), and accuracy vs attention temperature on an exact-lookup and a voting task.
+Results go to a JSON file (default book/data/depth_breadth.json) that records CONFIG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from attnbook.checks import require_positive, require_positive_int
+from attnbook.data.focus import make_exact_lookup, make_noisy_vote
+from attnbook.data.induction import IGNORE_INDEX, make_induction_batch, make_lag_copy_batch
+from attnbook.data.recall import make_mqar_batch, mqar_length
+from attnbook.measures import attention_entropy, receptive_field
+from attnbook.models.attention_only import (
+    AttentionOnlyTransformer,
+    attention_vote,
+    gradient_receptive_field,
+)
+from attnbook.train import seed_everything
+
+__all__ = [
+    "CONFIG",
+    "DEFAULT_OUTPUT",
+    "focus_sweep",
+    "main",
+    "masked_accuracy",
+    "run_all",
+    "run_induction",
+    "run_lag_copy",
+    "run_mqar",
+    "train_steps",
+]
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parents[3] / "book" / "data" / "depth_breadth.json"
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+CONFIG: dict = {
+    "induction": {
+        "vocab_size": 32,
+        "length": 32,
+        "min_segment": 3,
+        "max_segment": 8,
+        "d_model": 64,
+        "num_heads": 2,
+        "layers": [1, 2, 3],
+        "steps": 500,
+        "batch_size": 64,
+        "lr": 3e-3,
+        "eval_size": 1024,
+        "seeds": [0, 1, 2],
+    },
+    "receptive_field": {"length": 40, "layers": [1, 2, 3, 4], "windows": [2, 3, 4, 6]},
+    "lag_copy": {
+        "vocab_size": 16,
+        "length": 16,
+        "window": 3,
+        "layers": [1, 2, 3],
+        "lags": [2, 4, 6],
+        "d_model": 32,
+        "num_heads": 1,
+        "steps": 300,
+        "batch_size": 64,
+        "lr": 3e-3,
+        "eval_size": 1024,
+        "seeds": [0, 1, 2],
+    },
+    "mqar": {
+        "vocab_size": 64,
+        "num_pairs": 8,
+        "num_queries": 8,
+        "d_model": 64,
+        "num_layers": 2,
+        "heads": [1, 2, 4, 8],
+        "steps": 500,
+        "batch_size": 64,
+        "lr": 3e-3,
+        "eval_size": 1024,
+        "seeds": [0, 1, 2],
+    },
+    "focus": {
+        "num_items": 32,
+        "dim": 16,
+        "num_classes": 4,
+        "exact_noise": 0.3,
+        "vote_noise": 0.8,
+        "vote_flip": 0.3,
+        "temperatures": [round(10 ** (k / 4), 6) for k in range(-12, 5)],
+        "eval_size": 4096,
+        "seeds": [0, 1, 2],
+    },
+}
+
+
+def masked_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Accuracy of logits (B, T, V) on targets (B, T), counting only targets != -100."""
+    if logits.dim() != 3 or logits.shape[:2] != targets.shape:
+        raise ValueError(
+            f"logits must be (B, T, V) and targets (B, T), got {tuple(logits.shape)} and "
+            f"{tuple(targets.shape)}"
+        )
+    scored = targets != IGNORE_INDEX
+    if not bool(scored.any()):
+        raise ValueError("targets has no scored position (all are -100)")
+    return (logits.argmax(dim=-1)[scored] == targets[scored]).float().mean().item()
+
+
+def train_steps(
+    model: nn.Module,
+    make_batch: Callable[[torch.Generator], Batch],
+    *,
+    steps: int,
+    lr: float,
+    seed: int = 0,
+    progress: bool = True,
+    description: str = "training",
+) -> list[float]:
+    """Train on fresh batches make_batch(generator) -> (tokens (B, T), targets (B, T)); return losses."""
+    require_positive_int("steps", steps)
+    require_positive("lr", lr)
+    if not callable(make_batch):
+        raise TypeError(f"make_batch must be callable, got {type(make_batch).__name__}")
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    losses = []
+    model.train()
+    for _ in tqdm(range(steps), desc=description, disable=not progress, leave=False):
+        tokens, targets = make_batch(generator)
+        logits = model(tokens)
+        loss = nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+def _evaluate(model: nn.Module, batch: Batch) -> float:
+    """Masked accuracy of model on one held-out batch."""
+    with torch.no_grad():
+        return masked_accuracy(model(batch[0]), batch[1])
+
+
+def run_induction(
+    num_layers: int, seed: int, cfg: dict, *, progress: bool = True
+) -> tuple[AttentionOnlyTransformer, float]:
+    """Train an L-layer attention-only model on induction data; return it and held-out accuracy."""
+    seed_everything(seed)
+    model = AttentionOnlyTransformer(
+        cfg["vocab_size"],
+        cfg["length"],
+        d_model=cfg["d_model"],
+        num_layers=num_layers,
+        num_heads=cfg["num_heads"],
+    )
+
+    def batch(generator: torch.Generator) -> Batch:
+        return make_induction_batch(
+            cfg["batch_size"],
+            cfg["length"],
+            cfg["vocab_size"],
+            min_segment=cfg["min_segment"],
+            max_segment=cfg["max_segment"],
+            generator=generator,
+        )
+
+    train_steps(
+        model,
+        batch,
+        steps=cfg["steps"],
+        lr=cfg["lr"],
+        seed=seed + 1000,
+        progress=progress,
+        description=f"induction L={num_layers}",
+    )
+    held_out = make_induction_batch(
+        cfg["eval_size"],
+        cfg["length"],
+        cfg["vocab_size"],
+        min_segment=cfg["min_segment"],
+        max_segment=cfg["max_segment"],
+        generator=torch.Generator().manual_seed(10_000 + seed),
+    )
+    return model, _evaluate(model, held_out)
+
+
+def run_lag_copy(
+    num_layers: int, lag: int, seed: int, cfg: dict, *, progress: bool = True
+) -> float:
+    """Train an L-layer windowed model to output the token `lag` positions back; return accuracy."""
+    seed_everything(seed)
+    model = AttentionOnlyTransformer(
+        cfg["vocab_size"],
+        cfg["length"],
+        d_model=cfg["d_model"],
+        num_layers=num_layers,
+        num_heads=cfg["num_heads"],
+        window=cfg["window"],
+    )
+
+    def batch(generator: torch.Generator) -> Batch:
+        return make_lag_copy_batch(
+            cfg["batch_size"], cfg["length"], cfg["vocab_size"], lag, generator=generator
+        )
+
+    train_steps(
+        model,
+        batch,
+        steps=cfg["steps"],
+        lr=cfg["lr"],
+        seed=seed + 1000,
+        progress=progress,
+        description=f"lag {lag} L={num_layers}",
+    )
+    held_out = make_lag_copy_batch(
+        cfg["eval_size"],
+        cfg["length"],
+        cfg["vocab_size"],
+        lag,
+        generator=torch.Generator().manual_seed(10_000 + seed),
+    )
+    return _evaluate(model, held_out)
+
+
+def run_mqar(num_heads: int, seed: int, cfg: dict, *, progress: bool = True) -> dict[str, object]:
+    """Train a model with `num_heads` heads (fixed width) on MQAR; return accuracy and per-head entropy."""
+    seed_everything(seed)
+    length = mqar_length(cfg["num_pairs"], cfg["num_queries"])
+    model = AttentionOnlyTransformer(
+        cfg["vocab_size"],
+        length,
+        d_model=cfg["d_model"],
+        num_layers=cfg["num_layers"],
+        num_heads=num_heads,
+    )
+
+    def batch(generator: torch.Generator) -> Batch:
+        return make_mqar_batch(
+            cfg["batch_size"],
+            cfg["num_pairs"],
+            cfg["num_queries"],
+            cfg["vocab_size"],
+            generator=generator,
+        )
+
+    train_steps(
+        model,
+        batch,
+        steps=cfg["steps"],
+        lr=cfg["lr"],
+        seed=seed + 1000,
+        progress=progress,
+        description=f"MQAR heads={num_heads}",
+    )
+    held_out = make_mqar_batch(
+        cfg["eval_size"],
+        cfg["num_pairs"],
+        cfg["num_queries"],
+        cfg["vocab_size"],
+        generator=torch.Generator().manual_seed(10_000 + seed),
+    )
+    accuracy = _evaluate(model, held_out)
+    queries = slice(2 * cfg["num_pairs"], length)
+    entropy = [
+        [round(float(attention_entropy(w[:, h, queries, :]).mean()), 4) for h in range(num_heads)]
+        for w in model.attention
+    ]
+    return {"accuracy": accuracy, "entropy": entropy}
+
+
+def focus_sweep(cfg: dict, seed: int) -> dict[str, list[float]]:
+    """Accuracy of attention_vote at each temperature on the exact-lookup and the voting task."""
+    generator = torch.Generator().manual_seed(seed)
+    common = (cfg["eval_size"], cfg["num_items"], cfg["dim"], cfg["num_classes"])
+    exact = make_exact_lookup(*common, noise=cfg["exact_noise"], generator=generator)
+    vote = make_noisy_vote(
+        *common, noise=cfg["vote_noise"], flip=cfg["vote_flip"], generator=generator
+    )
+    out: dict[str, list[float]] = {"exact": [], "vote": []}
+    for name, (keys, labels, queries, targets) in (("exact", exact), ("vote", vote)):
+        for tau in cfg["temperatures"]:
+            probs = attention_vote(keys, labels, queries, cfg["num_classes"], tau)
+            out[name].append(round((probs.argmax(-1) == targets).float().mean().item(), 4))
+    return out
+
+
+def run_all(config: dict, *, progress: bool = True) -> dict:
+    """Run every experiment of `config`; return {'config': config, 'results': ..., 'seconds': ...}."""
+    start = time.perf_counter()
+    results: dict = {}
+    cfg = config["receptive_field"]
+    results["receptive_field"] = [
+        {
+            "layers": layers,
+            "window": window,
+            "measured": gradient_receptive_field(
+                AttentionOnlyTransformer(
+                    8, cfg["length"], d_model=16, num_layers=layers, window=window
+                ),
+                cfg["length"],
+            ),
+            "formula": receptive_field(layers, window),
+        }
+        for layers in cfg["layers"]
+        for window in cfg["windows"]
+    ]
+    cfg = config["induction"]
+    jobs = [(layers, seed) for layers in cfg["layers"] for seed in cfg["seeds"]]
+    results["induction"] = []
+    for layers, seed in tqdm(jobs, desc="induction", disable=not progress):
+        _, acc = run_induction(layers, seed, cfg, progress=False)
+        results["induction"].append({"layers": layers, "seed": seed, "accuracy": round(acc, 4)})
+    cfg = config["lag_copy"]
+    jobs = [(l, lag, s) for l in cfg["layers"] for lag in cfg["lags"] for s in cfg["seeds"]]
+    results["lag_copy"] = []
+    for layers, lag, seed in tqdm(jobs, desc="lag copy", disable=not progress):
+        acc = run_lag_copy(layers, lag, seed, cfg, progress=False)
+        results["lag_copy"].append(
+            {"layers": layers, "lag": lag, "seed": seed, "accuracy": round(acc, 4)}
+        )
+    cfg = config["mqar"]
+    jobs = [(h, s) for h in cfg["heads"] for s in cfg["seeds"]]
+    results["mqar"] = []
+    for heads, seed in tqdm(jobs, desc="MQAR", disable=not progress):
+        out = run_mqar(heads, seed, cfg, progress=False)
+        results["mqar"].append(
+            {
+                "heads": heads,
+                "seed": seed,
+                "accuracy": round(out["accuracy"], 4),
+                "entropy": out["entropy"],
+            }
+        )
+    cfg = config["focus"]
+    results["focus"] = [dict(seed=s, **focus_sweep(cfg, s)) for s in cfg["seeds"]]
+    seconds = time.perf_counter() - start
+    return {"config": copy.deepcopy(config), "results": results, "seconds": round(seconds, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: run the grid and write the JSON results."""
+    parser = argparse.ArgumentParser(prog="python -m attnbook.experiments depth-breadth")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON file to write")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    report = run_all(CONFIG)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.output} in {report['seconds']} s")
+    return 0 if all(math.isfinite(r["accuracy"]) for r in report["results"]["induction"]) else 1

@@ -1,0 +1,172 @@
+"""Attention-only transformers (no MLPs), optionally windowed, and an attention vote readout.
+
+A stack of residual multi-head self-attention layers over token + learned position embeddings,
+with pre-layer-norm and a linear unembedding: small enough to train on a CPU in seconds, and
+every layer's attention weights are kept for inspection.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from attnbook.attention import (
+    MultiHeadAttention,
+    causal_mask,
+    scaled_dot_product_attention,
+    window_mask,
+)
+from attnbook.checks import (
+    require_float_tensor,
+    require_min_dims,
+    require_positive,
+    require_positive_int,
+)
+
+__all__ = ["AttentionOnlyTransformer", "attention_vote", "gradient_receptive_field"]
+
+
+class AttentionOnlyTransformer(nn.Module):
+    """Tokens (B, T) -> next-token logits (B, T, V) through L causal (or windowed) attention layers."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        max_len: int,
+        *,
+        d_model: int = 64,
+        num_layers: int = 2,
+        num_heads: int = 1,
+        window: int | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("max_len", max_len),
+            ("d_model", d_model),
+            ("num_layers", num_layers),
+            ("num_heads", num_heads),
+        ):
+            require_positive_int(name, value)
+        if window is not None:
+            require_positive_int("window", window)
+        if d_model % num_heads != 0:
+            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        self.vocab_size = vocab_size
+        self.max_len = max_len
+        self.window = window
+        self.token_embedding = nn.Embedding(vocab_size, d_model)
+        self.position_embedding = nn.Embedding(max_len, d_model)
+        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            MultiHeadAttention(d_model, num_heads) for _ in range(num_layers)
+        )
+        self.final_norm = nn.LayerNorm(d_model)
+        self.unembed = nn.Linear(d_model, vocab_size)
+        self.attention: list[torch.Tensor] = []
+
+    @property
+    def num_layers(self) -> int:
+        """Number of attention layers L."""
+        return len(self.layers)
+
+    def mask(self, length: int) -> torch.Tensor:
+        """Bool mask (T, T): causal, or causal within the last `window` positions."""
+        if self.window is None:
+            return causal_mask(length)
+        return window_mask(length, self.window)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Token + position embeddings: tokens (B, T) int64 -> (B, T, d_model)."""
+        if not isinstance(tokens, torch.Tensor):
+            raise TypeError(f"tokens must be a torch.Tensor, got {type(tokens).__name__}")
+        if tokens.dtype != torch.long:
+            raise TypeError(f"tokens must be int64 token ids, got dtype {tokens.dtype}")
+        if tokens.dim() != 2:
+            raise ValueError(f"tokens must have shape (batch, length), got {tuple(tokens.shape)}")
+        if tokens.shape[1] > self.max_len:
+            raise ValueError(f"sequence length {tokens.shape[1]} exceeds max_len={self.max_len}")
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
+            raise ValueError(
+                f"token ids must lie in [0, {self.vocab_size}), got range "
+                f"[{int(tokens.min())}, {int(tokens.max())}]"
+            )
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        return self.token_embedding(tokens) + self.position_embedding(positions)
+
+    def forward_embeddings(self, x: torch.Tensor, *, temperature: float = 1.0) -> torch.Tensor:
+        """Logits (B, T, V) from embedded inputs x (B, T, d_model); stores each layer's weights."""
+        require_float_tensor("x", x)
+        require_min_dims("x", x, 3, "(batch, length, d_model)")
+        mask = self.mask(x.shape[1])
+        self.attention = []
+        for norm, layer in zip(self.norms, self.layers, strict=True):
+            update, weights = layer(norm(x), mask=mask, temperature=temperature)
+            x = x + update
+            self.attention.append(weights.detach())
+        return self.unembed(self.final_norm(x))
+
+    def forward(self, tokens: torch.Tensor, *, temperature: float = 1.0) -> torch.Tensor:
+        """Next-token logits (B, T, V) for tokens (B, T); `attention` holds (B, H, T, T) per layer."""
+        return self.forward_embeddings(self.embed(tokens), temperature=temperature)
+
+
+def gradient_receptive_field(
+    model: AttentionOnlyTransformer, length: int, *, position: int | None = None, seed: int = 0
+) -> int:
+    """Input positions whose embedding changes the output at `position` (default last), measured by gradients.
+
+    Returns position - (earliest position with a non-zero gradient) + 1, so the output's own
+    position counts as one.
+    """
+    if not isinstance(model, AttentionOnlyTransformer):
+        raise TypeError(f"model must be an AttentionOnlyTransformer, got {type(model).__name__}")
+    require_positive_int("length", length)
+    if length > model.max_len:
+        raise ValueError(f"length={length} exceeds the model's max_len={model.max_len}")
+    position = length - 1 if position is None else position
+    if not isinstance(position, int) or not 0 <= position < length:
+        raise ValueError(f"position must be an int in [0, {length}), got {position!r}")
+    generator = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, model.vocab_size, (1, length), generator=generator)
+    x = model.embed(tokens).detach().requires_grad_(True)
+    probe = torch.randn(model.vocab_size, generator=generator)
+    (model.forward_embeddings(x)[0, position] @ probe).backward()
+    reached = (x.grad[0].abs().sum(dim=-1) > 0).nonzero().flatten()
+    return position - int(reached.min()) + 1
+
+
+def attention_vote(
+    keys: torch.Tensor,
+    labels: torch.Tensor,
+    queries: torch.Tensor,
+    num_classes: int,
+    temperature: float,
+) -> torch.Tensor:
+    """Class probabilities (B, C): softmax(q·kᵀ / temperature)-weighted one-hot labels of N items.
+
+    keys (B, N, d), labels (B, N) int64, queries (B, d); no learned parameters, so temperature is
+    the only knob on how many items the answer averages over.
+    """
+    require_float_tensor("keys", keys)
+    require_float_tensor("queries", queries)
+    require_positive_int("num_classes", num_classes)
+    require_positive("temperature", temperature)
+    if keys.dim() != 3 or queries.shape != (keys.shape[0], keys.shape[2]):
+        raise ValueError(
+            f"keys must be (B, N, d) and queries (B, d), got {tuple(keys.shape)} and "
+            f"{tuple(queries.shape)}"
+        )
+    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.long:
+        raise TypeError("labels must be an int64 tensor of class ids (B, N)")
+    if labels.shape != keys.shape[:2]:
+        raise ValueError(
+            f"labels must be (B, N) = {tuple(keys.shape[:2])}, got {tuple(labels.shape)}"
+        )
+    if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
+        raise ValueError(f"labels must lie in [0, {num_classes}), got max {int(labels.max())}")
+    values = nn.functional.one_hot(labels, num_classes).to(keys.dtype)
+    probs, _ = scaled_dot_product_attention(
+        queries[:, None, :], keys, values, scale=1.0, temperature=temperature
+    )
+    return probs[:, 0, :]

@@ -1,0 +1,224 @@
+"""Tests for chapter 2b's models and experiment: attention-only transformers, receptive fields, the grid."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+
+from attnbook.data.focus import make_exact_lookup
+from attnbook.experiments import depth_breadth as db
+from attnbook.measures import receptive_field
+from attnbook.models.attention_only import (
+    AttentionOnlyTransformer,
+    attention_vote,
+    gradient_receptive_field,
+)
+
+
+def test_forward_shapes_and_stored_attention() -> None:
+    model = AttentionOnlyTransformer(11, 20, d_model=16, num_layers=3, num_heads=4)
+    tokens = torch.randint(0, 11, (5, 9))
+    logits = model(tokens)
+    assert logits.shape == (5, 9, 11)
+    assert len(model.attention) == 3
+    for weights in model.attention:
+        assert weights.shape == (5, 4, 9, 9)
+        assert torch.allclose(weights.sum(-1), torch.ones(5, 4, 9))
+        assert (weights.triu(1) == 0).all()  # causal
+
+
+def test_window_attention_stays_in_window() -> None:
+    model = AttentionOnlyTransformer(7, 12, d_model=8, num_layers=2, num_heads=2, window=3)
+    model(torch.randint(0, 7, (2, 12)))
+    offsets = torch.arange(12)[:, None] - torch.arange(12)[None, :]
+    outside = (offsets < 0) | (offsets >= 3)
+    for weights in model.attention:
+        assert (weights[..., outside] == 0).all()
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+@pytest.mark.parametrize("window", [1, 2, 3, 5, 7])
+def test_gradient_receptive_field_matches_formula(layers: int, window: int) -> None:
+    model = AttentionOnlyTransformer(6, 40, d_model=8, num_layers=layers, window=window)
+    assert gradient_receptive_field(model, 40) == receptive_field(layers, window)
+
+
+def test_gradient_receptive_field_full_causal_and_early_position() -> None:
+    model = AttentionOnlyTransformer(6, 30, d_model=8, num_layers=2)
+    assert gradient_receptive_field(model, 30) == 30
+    windowed = AttentionOnlyTransformer(6, 30, d_model=8, num_layers=3, window=4)
+    assert gradient_receptive_field(windowed, 30, position=5) == 6  # clipped by the sequence start
+
+
+def test_attention_vote_temperature_limits() -> None:
+    keys, labels, queries, targets = make_exact_lookup(
+        256, 12, 16, 3, noise=0.1, generator=torch.Generator().manual_seed(0)
+    )
+    sharp = attention_vote(keys, labels, queries, 3, 0.01)
+    flat = attention_vote(keys, labels, queries, 3, 1e6)
+    assert torch.allclose(sharp.sum(-1), torch.ones(256))
+    assert (sharp.argmax(-1) == targets).float().mean() > 0.99
+    counts = torch.nn.functional.one_hot(labels, 3).float().mean(1)
+    assert torch.allclose(flat, counts, atol=1e-4)
+
+
+def test_masked_accuracy_ignores_unscored() -> None:
+    logits = torch.zeros(1, 3, 4)
+    logits[0, 0, 1] = logits[0, 1, 2] = logits[0, 2, 3] = 1.0
+    targets = torch.tensor([[1, -100, 0]])
+    assert db.masked_accuracy(logits, targets) == 0.5
+
+
+def test_train_steps_learns_lag_one_copy() -> None:
+    from attnbook.data.induction import make_lag_copy_batch
+    from attnbook.train import seed_everything
+
+    seed_everything(0)
+    model = AttentionOnlyTransformer(5, 8, d_model=16, num_layers=1, window=2)
+    losses = db.train_steps(
+        model,
+        lambda g: make_lag_copy_batch(32, 8, 5, 1, generator=g),
+        steps=150,
+        lr=1e-2,
+        progress=False,
+    )
+    assert losses[-1] < 0.5 * losses[0]
+    tokens, targets = make_lag_copy_batch(256, 8, 5, 1, generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        assert db.masked_accuracy(model(tokens), targets) > 0.9
+
+
+def tiny_config() -> dict:
+    config = copy.deepcopy(db.CONFIG)
+    for name in ("induction", "lag_copy", "mqar"):
+        config[name].update(steps=2, seeds=[0], eval_size=16, batch_size=8)
+    config["induction"]["layers"] = [1]
+    config["lag_copy"].update(layers=[1], lags=[2])
+    config["mqar"]["heads"] = [2]
+    config["focus"].update(seeds=[0], eval_size=32, temperatures=[0.01, 1.0])
+    config["receptive_field"].update(layers=[2], windows=[3])
+    return config
+
+
+def test_run_all_tiny_config_has_every_section() -> None:
+    report = db.run_all(tiny_config(), progress=False)
+    results = report["results"]
+    assert set(results) == {"receptive_field", "induction", "lag_copy", "mqar", "focus"}
+    assert results["receptive_field"] == [{"layers": 2, "window": 3, "measured": 5, "formula": 5}]
+    assert len(results["mqar"][0]["entropy"]) == 2 and len(results["mqar"][0]["entropy"][0]) == 2
+    assert len(results["focus"][0]["exact"]) == 2
+    json.dumps(report)
+
+
+def test_main_writes_json(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(db, "CONFIG", tiny_config())
+    out = tmp_path / "r.json"
+    assert db.main(["--output", str(out)]) == 0
+    assert json.loads(out.read_text())["config"] == json.loads(json.dumps(db.CONFIG))
+
+
+def test_committed_results_match_current_config() -> None:
+    """book/data/depth_breadth.json must be regenerated whenever CONFIG changes."""
+    assert db.DEFAULT_OUTPUT.exists(), "run: python -m attnbook.experiments depth-breadth"
+    committed = json.loads(db.DEFAULT_OUTPUT.read_text())
+    assert committed["config"] == json.loads(json.dumps(db.CONFIG))
+    rf = committed["results"]["receptive_field"]
+    assert all(row["measured"] == row["formula"] for row in rf)
+
+
+BAD_INPUT = [
+    (AttentionOnlyTransformer, (0, 10), {}, ValueError, "vocab_size"),
+    (AttentionOnlyTransformer, (5, 10), {"d_model": 10, "num_heads": 3}, ValueError, "divisible"),
+    (AttentionOnlyTransformer, (5, 10), {"window": 0}, ValueError, "window"),
+    (AttentionOnlyTransformer, (5, 10), {"num_layers": 1.5}, TypeError, "num_layers"),
+    (
+        lambda: AttentionOnlyTransformer(5, 4)(torch.zeros(1, 3)),
+        (),
+        {},
+        TypeError,
+        "int64",
+    ),
+    (
+        lambda: AttentionOnlyTransformer(5, 4)(torch.zeros(3, dtype=torch.long)),
+        (),
+        {},
+        ValueError,
+        r"\(batch, length\)",
+    ),
+    (
+        lambda: AttentionOnlyTransformer(5, 4)(torch.zeros(1, 6, dtype=torch.long)),
+        (),
+        {},
+        ValueError,
+        "max_len",
+    ),
+    (
+        lambda: AttentionOnlyTransformer(5, 4)(torch.full((1, 3), 5)),
+        (),
+        {},
+        ValueError,
+        "token ids",
+    ),
+    (gradient_receptive_field, ("model", 4), {}, TypeError, "AttentionOnlyTransformer"),
+    (
+        lambda: gradient_receptive_field(AttentionOnlyTransformer(5, 4), 8),
+        (),
+        {},
+        ValueError,
+        "max_len",
+    ),
+    (
+        lambda: gradient_receptive_field(AttentionOnlyTransformer(5, 4), 4, position=4),
+        (),
+        {},
+        ValueError,
+        "position",
+    ),
+    (
+        attention_vote,
+        (torch.zeros(2, 3, 4), torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 5), 2, 1.0),
+        {},
+        ValueError,
+        "queries",
+    ),
+    (
+        attention_vote,
+        (torch.zeros(2, 3, 4), torch.zeros(2, 3), torch.zeros(2, 4), 2, 1.0),
+        {},
+        TypeError,
+        "labels",
+    ),
+    (
+        attention_vote,
+        (torch.zeros(2, 3, 4), torch.full((2, 3), 2), torch.zeros(2, 4), 2, 1.0),
+        {},
+        ValueError,
+        "labels must lie",
+    ),
+    (
+        attention_vote,
+        (torch.zeros(2, 3, 4), torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4), 2, 0.0),
+        {},
+        ValueError,
+        "temperature",
+    ),
+    (db.masked_accuracy, (torch.zeros(2, 3), torch.zeros(2, 3)), {}, ValueError, "logits"),
+    (
+        db.masked_accuracy,
+        (torch.zeros(1, 2, 3), torch.full((1, 2), -100)),
+        {},
+        ValueError,
+        "no scored",
+    ),
+    (db.train_steps, (torch.nn.Linear(1, 1), None), {"steps": 0, "lr": 1.0}, ValueError, "steps"),
+    (db.train_steps, (torch.nn.Linear(1, 1), None), {"steps": 1, "lr": 1.0}, TypeError, "callable"),
+]
+
+
+@pytest.mark.parametrize(("fn", "args", "kwargs", "error", "fragment"), BAD_INPUT)
+def test_bad_input(fn, args, kwargs, error, fragment) -> None:
+    with pytest.raises(error, match=fragment):
+        fn(*args, **kwargs)
