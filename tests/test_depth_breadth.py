@@ -93,10 +93,11 @@ def test_train_steps_learns_lag_one_copy() -> None:
 
 def tiny_config() -> dict:
     config = copy.deepcopy(db.CONFIG)
-    for name in ("induction", "lag_copy", "mqar"):
+    for name in ("induction", "reach", "mqar"):
         config[name].update(steps=2, seeds=[0], eval_size=16, batch_size=8)
     config["induction"]["layers"] = [1]
-    config["lag_copy"].update(layers=[1], lags=[2])
+    config["reach"].update(layers=[1], windows=[3])
+    config["balance"]["shapes"] = [[1, 8]]
     config["mqar"]["heads"] = [2]
     config["focus"].update(seeds=[0], eval_size=32, temperatures=[0.01, 1.0])
     config["receptive_field"].update(layers=[2], windows=[3])
@@ -106,10 +107,13 @@ def tiny_config() -> dict:
 def test_run_all_tiny_config_has_every_section() -> None:
     report = db.run_all(tiny_config(), progress=False)
     results = report["results"]
-    assert set(results) == {"receptive_field", "induction", "lag_copy", "mqar", "focus"}
+    assert set(results) == {"receptive_field", "induction", "reach", "mqar", "balance", "focus"}
     assert results["receptive_field"] == [{"layers": 2, "window": 3, "measured": 5, "formula": 5}]
     assert len(results["mqar"][0]["entropy"]) == 2 and len(results["mqar"][0]["entropy"][0]) == 2
     assert len(results["focus"][0]["exact"]) == 2
+    assert len(results["reach"][0]["accuracy"]) == db.CONFIG["reach"]["length"] - 1
+    assert [row["task"] for row in results["balance"]] == ["induction", "mqar"]
+    assert all(row["parameters"] > 0 for row in results["balance"])
     json.dumps(report)
 
 

@@ -7,6 +7,7 @@ import torch
 
 from attnbook.data.focus import make_exact_lookup, make_noisy_vote
 from attnbook.data.induction import IGNORE_INDEX, make_induction_batch, make_lag_copy_batch
+from attnbook.data.reach import make_first_token_batch
 from attnbook.data.recall import make_mqar_batch, mqar_length
 
 
@@ -53,6 +54,12 @@ def test_lag_copy_targets() -> None:
     assert torch.equal(targets[:, 3:], tokens[:, :7])
 
 
+def test_first_token_targets() -> None:
+    tokens, targets = make_first_token_batch(5, 6, 4, generator=gen())
+    assert (targets[:, 0] == IGNORE_INDEX).all()
+    assert (targets[:, 1:] == tokens[:, :1]).all()
+
+
 def test_mqar_layout() -> None:
     tokens, targets = make_mqar_batch(64, 5, 4, 20, generator=gen())
     assert tokens.shape == (64, mqar_length(5, 4)) == (64, 14)
@@ -92,6 +99,8 @@ BAD_INPUT = [
     (lambda: make_induction_batch(2, 20, 5, generator=0), (), TypeError, "generator"),
     (make_lag_copy_batch, (2, 5, 5, 5), ValueError, "lag must be < length"),
     (make_lag_copy_batch, (2, 5, 5, 0), ValueError, "lag"),
+    (make_first_token_batch, (2, 1, 5), ValueError, "length must be >= 2"),
+    (make_first_token_batch, (2, 4, -1), ValueError, "vocab_size"),
     (make_mqar_batch, (2, 6, 2, 10), ValueError, "distinct keys"),
     (make_mqar_batch, (2, 3, 0, 10), ValueError, "num_queries"),
     (mqar_length, (2, "3"), TypeError, "num_queries"),

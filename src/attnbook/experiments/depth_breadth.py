@@ -1,9 +1,10 @@
 """The grid behind chapter 2b: `python -m attnbook.experiments depth-breadth [--output PATH]`.
 
-Four experiments on small attention-only transformers, each over several seeds:
+Five experiments on small attention-only transformers, each over several seeds:
 induction accuracy vs depth, the receptive field of windowed stacks (by gradients) and a
-lag-copy task vs depth, multi-query associative recall vs number of heads (with per-head
-entropy), and accuracy vs attention temperature on an exact-lookup and a voting task.
+first-token task vs depth, multi-query associative recall vs number of heads (with per-head
+entropy), deep-narrow vs shallow-wide at a fixed budget, and accuracy vs attention
+temperature on an exact-lookup and a voting task.
 Results go to a JSON file (default book/data/depth_breadth.json) that records CONFIG.
 """
 
@@ -23,7 +24,8 @@ from tqdm import tqdm
 
 from attnbook.checks import require_positive, require_positive_int
 from attnbook.data.focus import make_exact_lookup, make_noisy_vote
-from attnbook.data.induction import IGNORE_INDEX, make_induction_batch, make_lag_copy_batch
+from attnbook.data.induction import IGNORE_INDEX, make_induction_batch
+from attnbook.data.reach import make_first_token_batch
 from attnbook.data.recall import make_mqar_batch, mqar_length
 from attnbook.measures import attention_entropy, receptive_field
 from attnbook.models.attention_only import (
@@ -36,13 +38,14 @@ from attnbook.train import seed_everything
 __all__ = [
     "CONFIG",
     "DEFAULT_OUTPUT",
+    "count_parameters",
     "focus_sweep",
     "main",
     "masked_accuracy",
     "run_all",
     "run_induction",
-    "run_lag_copy",
     "run_mqar",
+    "run_reach",
     "train_steps",
 ]
 
@@ -59,19 +62,18 @@ CONFIG: dict = {
         "d_model": 64,
         "num_heads": 2,
         "layers": [1, 2, 3],
-        "steps": 500,
+        "steps": 400,
         "batch_size": 64,
         "lr": 3e-3,
         "eval_size": 1024,
         "seeds": [0, 1, 2],
     },
     "receptive_field": {"length": 40, "layers": [1, 2, 3, 4], "windows": [2, 3, 4, 6]},
-    "lag_copy": {
+    "reach": {
         "vocab_size": 16,
         "length": 16,
-        "window": 3,
+        "windows": [2, 3, 4],
         "layers": [1, 2, 3],
-        "lags": [2, 4, 6],
         "d_model": 32,
         "num_heads": 1,
         "steps": 300,
@@ -87,12 +89,13 @@ CONFIG: dict = {
         "d_model": 64,
         "num_layers": 2,
         "heads": [1, 2, 4, 8],
-        "steps": 500,
+        "steps": 400,
         "batch_size": 64,
         "lr": 3e-3,
         "eval_size": 1024,
         "seeds": [0, 1, 2],
     },
+    "balance": {"shapes": [[1, 88], [4, 46]], "num_heads": 2},
     "focus": {
         "num_items": 32,
         "dim": 16,
@@ -159,22 +162,50 @@ def _evaluate(model: nn.Module, batch: Batch) -> float:
         return masked_accuracy(model(batch[0]), batch[1])
 
 
+def _train_and_score(
+    model: AttentionOnlyTransformer,
+    make_batch: Callable[[int, torch.Generator], Batch],
+    seed: int,
+    cfg: dict,
+    progress: bool,
+    description: str,
+) -> float:
+    """Train model on make_batch(batch_size, generator) batches; return held-out masked accuracy."""
+    train_steps(
+        model,
+        lambda generator: make_batch(cfg["batch_size"], generator),
+        steps=cfg["steps"],
+        lr=cfg["lr"],
+        seed=seed + 1000,
+        progress=progress,
+        description=description,
+    )
+    held_out = make_batch(cfg["eval_size"], torch.Generator().manual_seed(10_000 + seed))
+    return _evaluate(model, held_out)
+
+
 def run_induction(
-    num_layers: int, seed: int, cfg: dict, *, progress: bool = True
+    num_layers: int,
+    seed: int,
+    cfg: dict,
+    *,
+    d_model: int | None = None,
+    num_heads: int | None = None,
+    progress: bool = True,
 ) -> tuple[AttentionOnlyTransformer, float]:
     """Train an L-layer attention-only model on induction data; return it and held-out accuracy."""
     seed_everything(seed)
     model = AttentionOnlyTransformer(
         cfg["vocab_size"],
         cfg["length"],
-        d_model=cfg["d_model"],
+        d_model=d_model or cfg["d_model"],
         num_layers=num_layers,
-        num_heads=cfg["num_heads"],
+        num_heads=num_heads or cfg["num_heads"],
     )
 
-    def batch(generator: torch.Generator) -> Batch:
+    def batch(size: int, generator: torch.Generator) -> Batch:
         return make_induction_batch(
-            cfg["batch_size"],
+            size,
             cfg["length"],
             cfg["vocab_size"],
             min_segment=cfg["min_segment"],
@@ -182,30 +213,14 @@ def run_induction(
             generator=generator,
         )
 
-    train_steps(
-        model,
-        batch,
-        steps=cfg["steps"],
-        lr=cfg["lr"],
-        seed=seed + 1000,
-        progress=progress,
-        description=f"induction L={num_layers}",
-    )
-    held_out = make_induction_batch(
-        cfg["eval_size"],
-        cfg["length"],
-        cfg["vocab_size"],
-        min_segment=cfg["min_segment"],
-        max_segment=cfg["max_segment"],
-        generator=torch.Generator().manual_seed(10_000 + seed),
-    )
-    return model, _evaluate(model, held_out)
+    accuracy = _train_and_score(model, batch, seed, cfg, progress, f"induction L={num_layers}")
+    return model, accuracy
 
 
-def run_lag_copy(
-    num_layers: int, lag: int, seed: int, cfg: dict, *, progress: bool = True
-) -> float:
-    """Train an L-layer windowed model to output the token `lag` positions back; return accuracy."""
+def run_reach(
+    num_layers: int, window: int, seed: int, cfg: dict, *, progress: bool = True
+) -> tuple[AttentionOnlyTransformer, list[float]]:
+    """Train an L-layer model with window W on the first-token task; return it and accuracy per position."""
     seed_everything(seed)
     model = AttentionOnlyTransformer(
         cfg["vocab_size"],
@@ -213,77 +228,59 @@ def run_lag_copy(
         d_model=cfg["d_model"],
         num_layers=num_layers,
         num_heads=cfg["num_heads"],
-        window=cfg["window"],
+        window=window,
     )
 
-    def batch(generator: torch.Generator) -> Batch:
-        return make_lag_copy_batch(
-            cfg["batch_size"], cfg["length"], cfg["vocab_size"], lag, generator=generator
-        )
+    def batch(size: int, generator: torch.Generator) -> Batch:
+        return make_first_token_batch(size, cfg["length"], cfg["vocab_size"], generator=generator)
 
-    train_steps(
-        model,
-        batch,
-        steps=cfg["steps"],
-        lr=cfg["lr"],
-        seed=seed + 1000,
-        progress=progress,
-        description=f"lag {lag} L={num_layers}",
-    )
-    held_out = make_lag_copy_batch(
-        cfg["eval_size"],
-        cfg["length"],
-        cfg["vocab_size"],
-        lag,
-        generator=torch.Generator().manual_seed(10_000 + seed),
-    )
-    return _evaluate(model, held_out)
+    _train_and_score(model, batch, seed, cfg, progress, f"reach L={num_layers} W={window}")
+    tokens, targets = batch(cfg["eval_size"], torch.Generator().manual_seed(10_000 + seed))
+    with torch.no_grad():
+        hits = (model(tokens).argmax(dim=-1) == targets).float().mean(dim=0)
+    return model, [round(float(h), 4) for h in hits[1:]]
 
 
-def run_mqar(num_heads: int, seed: int, cfg: dict, *, progress: bool = True) -> dict[str, object]:
-    """Train a model with `num_heads` heads (fixed width) on MQAR; return accuracy and per-head entropy."""
+def run_mqar(
+    num_heads: int,
+    seed: int,
+    cfg: dict,
+    *,
+    num_layers: int | None = None,
+    d_model: int | None = None,
+    progress: bool = True,
+) -> tuple[AttentionOnlyTransformer, dict[str, object]]:
+    """Train a model with `num_heads` heads (fixed width) on MQAR; return it, accuracy and per-head entropy.
+
+    entropy[layer][head] is the mean attention entropy (nats) of the query positions' rows.
+    """
     seed_everything(seed)
     length = mqar_length(cfg["num_pairs"], cfg["num_queries"])
     model = AttentionOnlyTransformer(
         cfg["vocab_size"],
         length,
-        d_model=cfg["d_model"],
-        num_layers=cfg["num_layers"],
+        d_model=d_model or cfg["d_model"],
+        num_layers=num_layers or cfg["num_layers"],
         num_heads=num_heads,
     )
 
-    def batch(generator: torch.Generator) -> Batch:
+    def batch(size: int, generator: torch.Generator) -> Batch:
         return make_mqar_batch(
-            cfg["batch_size"],
-            cfg["num_pairs"],
-            cfg["num_queries"],
-            cfg["vocab_size"],
-            generator=generator,
+            size, cfg["num_pairs"], cfg["num_queries"], cfg["vocab_size"], generator=generator
         )
 
-    train_steps(
-        model,
-        batch,
-        steps=cfg["steps"],
-        lr=cfg["lr"],
-        seed=seed + 1000,
-        progress=progress,
-        description=f"MQAR heads={num_heads}",
-    )
-    held_out = make_mqar_batch(
-        cfg["eval_size"],
-        cfg["num_pairs"],
-        cfg["num_queries"],
-        cfg["vocab_size"],
-        generator=torch.Generator().manual_seed(10_000 + seed),
-    )
-    accuracy = _evaluate(model, held_out)
+    accuracy = _train_and_score(model, batch, seed, cfg, progress, f"MQAR heads={num_heads}")
     queries = slice(2 * cfg["num_pairs"], length)
     entropy = [
         [round(float(attention_entropy(w[:, h, queries, :]).mean()), 4) for h in range(num_heads)]
         for w in model.attention
     ]
-    return {"accuracy": accuracy, "entropy": entropy}
+    return model, {"accuracy": accuracy, "entropy": entropy}
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters of a model."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def focus_sweep(cfg: dict, seed: int) -> dict[str, list[float]]:
@@ -323,30 +320,59 @@ def run_all(config: dict, *, progress: bool = True) -> dict:
         for window in cfg["windows"]
     ]
     cfg = config["induction"]
-    jobs = [(layers, seed) for layers in cfg["layers"] for seed in cfg["seeds"]]
     results["induction"] = []
+    jobs = [(layers, seed) for layers in cfg["layers"] for seed in cfg["seeds"]]
     for layers, seed in tqdm(jobs, desc="induction", disable=not progress):
         _, acc = run_induction(layers, seed, cfg, progress=False)
         results["induction"].append({"layers": layers, "seed": seed, "accuracy": round(acc, 4)})
-    cfg = config["lag_copy"]
-    jobs = [(l, lag, s) for l in cfg["layers"] for lag in cfg["lags"] for s in cfg["seeds"]]
-    results["lag_copy"] = []
-    for layers, lag, seed in tqdm(jobs, desc="lag copy", disable=not progress):
-        acc = run_lag_copy(layers, lag, seed, cfg, progress=False)
-        results["lag_copy"].append(
-            {"layers": layers, "lag": lag, "seed": seed, "accuracy": round(acc, 4)}
+    cfg = config["reach"]
+    results["reach"] = []
+    jobs = [(n, w, s) for n in cfg["layers"] for w in cfg["windows"] for s in cfg["seeds"]]
+    for layers, window, seed in tqdm(jobs, desc="reach", disable=not progress):
+        _, per_distance = run_reach(layers, window, seed, cfg, progress=False)
+        results["reach"].append(
+            {"layers": layers, "window": window, "seed": seed, "accuracy": per_distance}
         )
     cfg = config["mqar"]
-    jobs = [(h, s) for h in cfg["heads"] for s in cfg["seeds"]]
     results["mqar"] = []
+    jobs = [(h, s) for h in cfg["heads"] for s in cfg["seeds"]]
     for heads, seed in tqdm(jobs, desc="MQAR", disable=not progress):
-        out = run_mqar(heads, seed, cfg, progress=False)
+        _, out = run_mqar(heads, seed, cfg, progress=False)
         results["mqar"].append(
             {
                 "heads": heads,
                 "seed": seed,
                 "accuracy": round(out["accuracy"], 4),
                 "entropy": out["entropy"],
+            }
+        )
+    cfg = config["balance"]
+    results["balance"] = []
+    jobs = [
+        (task, layers, width, seed)
+        for task in ("induction", "mqar")
+        for layers, width in cfg["shapes"]
+        for seed in config[task]["seeds"]
+    ]
+    for task, layers, width, seed in tqdm(jobs, desc="balance", disable=not progress):
+        heads = cfg["num_heads"]
+        if task == "induction":
+            model, acc = run_induction(
+                layers, seed, config[task], d_model=width, num_heads=heads, progress=False
+            )
+        else:
+            model, out = run_mqar(
+                heads, seed, config[task], num_layers=layers, d_model=width, progress=False
+            )
+            acc = out["accuracy"]
+        results["balance"].append(
+            {
+                "task": task,
+                "layers": layers,
+                "d_model": width,
+                "seed": seed,
+                "parameters": count_parameters(model),
+                "accuracy": round(acc, 4),
             }
         )
     cfg = config["focus"]
