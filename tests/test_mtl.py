@@ -1,0 +1,261 @@
+"""Tests for attnbook.mtl (weightings, Δm%, trainer), attnbook.models.multitask, the mtl grid."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from attnbook.experiments import mtl as grid
+from attnbook.models.multitask import HardSharingNet, MTANNet, TaskHead
+from attnbook.mtl import (
+    WEIGHTINGS,
+    Task,
+    delta_m,
+    dwa_weights,
+    evaluate_tasks,
+    gradnorm_weight_grad,
+    make_weighting,
+    pcgrad,
+    train_multitask,
+    uncertainty_loss,
+)
+
+
+# --------------------------------------------------------------- each formula, checked by hand
+def test_uncertainty_loss_hand_case() -> None:
+    # regression: 1/2 · e^0 · 2 + 0/2 = 1; classification: e^{-ln 2} · 3 + ln 2 / 2 = 1.5 + 0.3466
+    losses = torch.tensor([2.0, 3.0])
+    log_vars = torch.tensor([0.0, math.log(2.0)])
+    total = uncertainty_loss(losses, log_vars, [True, False])
+    assert total.item() == pytest.approx(1.0 + 1.5 + 0.5 * math.log(2.0))
+
+
+def test_uncertainty_optimum_is_the_loss_itself() -> None:
+    # d/ds [c e^{-s} L + s/2] = 0  at  e^{s} = 2 c L: σ² tracks the task's loss
+    log_vars = torch.tensor([math.log(2 * 0.5 * 40.0), math.log(2 * 1.0 * 0.3)], requires_grad=True)
+    uncertainty_loss(torch.tensor([40.0, 0.3]), log_vars, [True, False]).backward()
+    assert torch.allclose(log_vars.grad, torch.zeros(2), atol=1e-6)
+
+
+def test_dwa_hand_case() -> None:
+    # ratios [1, 2]; 2 · softmax([0.5, 1.0]) = [0.7551, 1.2449]
+    weights = dwa_weights(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 1.0]), temperature=2.0)
+    e1, e2 = math.exp(0.5), math.exp(1.0)
+    assert weights.tolist() == pytest.approx([2 * e1 / (e1 + e2), 2 * e2 / (e1 + e2)])
+    assert weights.sum().item() == pytest.approx(2.0)
+    assert dwa_weights(torch.tensor([3.0, 1.0, 2.0]), None).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_gradnorm_hand_case() -> None:
+    # G = [1, 3], mean 2; L/L0 = [0.5, 1], relative [2/3, 4/3]; α = 1: target [4/3, 8/3]
+    # sign(G − target) = [−1, +1], times ‖∇L_t‖ = [1, 3]  ->  [−1, 3]
+    norms = torch.tensor([1.0, 3.0])
+    args = (norms, torch.ones(2), torch.ones(2), torch.tensor([2.0, 1.0]))
+    assert gradnorm_weight_grad(*args, alpha=1.0).tolist() == pytest.approx([-1.0, 3.0])
+
+
+def test_gradnorm_equals_autograd_of_its_loss() -> None:
+    norms, losses, initial = (
+        torch.tensor([0.5, 2.0, 1.0]),
+        torch.tensor([1.0, 0.4, 0.8]),
+        torch.ones(3),
+    )
+    w = torch.tensor([1.2, 0.7, 1.1], requires_grad=True)
+    weighted = w * norms
+    rate = losses / initial
+    target = (weighted.mean() * (rate / rate.mean()) ** 1.5).detach()
+    (weighted - target).abs().sum().backward()
+    ours = gradnorm_weight_grad(norms, w.detach(), losses, initial, alpha=1.5)
+    assert torch.allclose(ours, w.grad)
+
+
+def test_pcgrad_hand_case() -> None:
+    # g1 · g2 = −1 < 0: g1 -> g1 + g2/2 = [0.5, 0.5]; g2 -> g2 + g1 = [0, 1]; sum [0.5, 1.5]
+    grads = torch.tensor([[1.0, 0.0], [-1.0, 1.0]])
+    assert pcgrad(grads).tolist() == pytest.approx([0.5, 1.5])
+    # without conflict the gradients are simply summed
+    assert pcgrad(torch.tensor([[1.0, 0.0], [1.0, 1.0]])).tolist() == pytest.approx([2.0, 1.0])
+
+
+def test_pcgrad_projection_is_orthogonal() -> None:
+    grads = torch.tensor([[2.0, 1.0, 0.0], [-1.0, 0.5, 3.0]])
+    g1 = pcgrad(grads[:1].clone())  # one task: nothing to project
+    assert torch.allclose(g1, grads[0])
+    combined = pcgrad(grads)
+    projected_first = combined - (
+        grads[1] - (grads[1] @ grads[0]) / grads[0].pow(2).sum() * grads[0]
+    )
+    assert abs(float(projected_first @ grads[1])) < 1e-5
+
+
+def test_delta_m_hand_case() -> None:
+    # accuracy 0.8 -> 0.9: +12.5 %; error 2.5 -> 2.0 (lower is better): +20 %; mean 16.25 %
+    value = delta_m({"acc": 0.9, "mae": 2.0}, {"acc": 0.8, "mae": 2.5}, {"acc": True, "mae": False})
+    assert value == pytest.approx(16.25)
+    same = delta_m({"a": 0.5}, {"a": 0.5}, {"a": True})
+    assert same == 0.0
+
+
+# --------------------------------------------------------------- models and trainer
+def _tiny_data(n: int = 64) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 1, 12, 12, generator=g)
+    return x, [torch.randint(0, 10, (n,), generator=g), x.sum(dim=(1, 2, 3)) * 16]
+
+
+TASKS = [Task("digit", "classification"), Task("ink", "regression")]
+HEADS = [("classification", 10), ("regression", (1150.0, 40.0))]
+
+
+@pytest.mark.parametrize("net", [HardSharingNet, MTANNet])
+def test_model_shapes(net: type) -> None:
+    model = net(HEADS)
+    logits, ink = model(torch.rand(5, 1, 12, 12))
+    assert logits.shape == (5, 10) and ink.shape == (5,)
+    assert len(list(model.shared_parameters())) == 4
+
+
+def test_mtan_masks_are_in_unit_interval() -> None:
+    masks = MTANNet(HEADS).masks(torch.rand(3, 1, 12, 12))
+    assert (
+        len(masks) == 2
+        and masks[0][0].shape == (3, 16, 6, 6)
+        and masks[0][1].shape == (3, 32, 6, 6)
+    )
+    assert all(0 <= float(m.min()) and float(m.max()) <= 1 for pair in masks for m in pair)
+
+
+def test_regression_head_starts_in_natural_units() -> None:
+    head = TaskHead(8, ("regression", (500.0, 50.0)))
+    torch.nn.init.zeros_(head.net[-1].weight)
+    torch.nn.init.zeros_(head.net[-1].bias)
+    assert head(torch.rand(4, 2, 2, 2)).tolist() == [500.0] * 4
+
+
+@pytest.mark.parametrize("weighting", WEIGHTINGS)
+def test_trainer_runs_every_weighting(weighting: str) -> None:
+    x, targets = _tiny_data()
+    torch.manual_seed(0)
+    model = HardSharingNet(HEADS)
+    history = train_multitask(
+        model, x, targets, TASKS, weighting=weighting, epochs=3, batch_size=32, progress=False
+    )
+    weights = [history.series(f"weight/{t.name}") for t in TASKS]
+    assert len(weights[0]) == 3
+    if weighting in ("equal", "pcgrad"):
+        assert weights == [[1.0] * 3, [1.0] * 3]
+    if weighting == "dwa":
+        assert weights[0][:2] == [1.0, 1.0]
+        assert weights[0][2] + weights[1][2] == pytest.approx(2.0)
+    if weighting == "gradnorm":
+        assert weights[0][-1] + weights[1][-1] == pytest.approx(2.0, abs=1e-4)
+    if weighting == "pcgrad":
+        assert history.pairs == 3 * 2 and 0 <= history.conflicts <= history.pairs
+    metrics = evaluate_tasks(model, x, targets, TASKS)
+    assert set(metrics) == {"digit", "ink"} and 0 <= metrics["digit"] <= 1
+
+
+def test_trainer_is_deterministic() -> None:
+    x, targets = _tiny_data()
+    results = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = HardSharingNet(HEADS)
+        history = train_multitask(model, x, targets, TASKS, epochs=2, batch_size=32, progress=False)
+        results.append(history.series("loss/ink"))
+    assert results[0] == results[1]
+
+
+# --------------------------------------------------------------- the committed grid
+def test_committed_results_come_from_current_config() -> None:
+    data = json.loads(grid.DEFAULT_OUT.read_text())
+    assert data["config"] == json.loads(json.dumps(grid.CONFIG))
+    cells = {(r["task_set"], r["arch"], r["weighting"], r["seed"]) for r in data["rows"]}
+    expected = {
+        (name, arch, w, s)
+        for name, spec in grid.CONFIG["grid"].items()
+        for arch in spec["archs"]
+        for w in grid.CONFIG["weightings"]
+        for s in grid.CONFIG["seeds"]
+    }
+    assert cells == expected
+
+
+def test_grid_cell_reproduces_a_committed_row() -> None:
+    data = json.loads(grid.DEFAULT_OUT.read_text())
+    row = next(
+        r
+        for r in data["rows"]
+        if (r["task_set"], r["arch"], r["weighting"], r["seed"]) == ("digits", "hard", "equal", 0)
+    )
+    small = grid.load_task_data(grid.CONFIG)
+    result = grid.run_cell("hard", "equal", ["left", "right"], 0, small, grid.CONFIG, epochs=1)
+    assert result["history"][0]["weight/left"] == row["weights"]["left"][0]
+
+
+# --------------------------------------------------------------- bad input
+BAD_INPUTS = [
+    (uncertainty_loss, (torch.ones(2), torch.zeros(3), [True, False]), ValueError, "T entries"),
+    (uncertainty_loss, (torch.ones(2, 2), torch.zeros(2), [True]), ValueError, "1-D tensor"),
+    (uncertainty_loss, (torch.tensor([1.0, math.nan]), torch.zeros(2), [1, 0]), ValueError, "NaN"),
+    (dwa_weights, (None, None), ValueError, "at least one loss"),
+    (dwa_weights, (torch.ones(2), torch.ones(3)), ValueError, "must match"),
+    (dwa_weights, (torch.ones(2), torch.zeros(2)), ValueError, "before must be > 0"),
+    (dwa_weights, (torch.ones(2), torch.ones(2), 0.0), ValueError, "temperature"),
+    (dwa_weights, (torch.ones(2, dtype=torch.int64), torch.ones(2)), TypeError, "floating-point"),
+    (
+        gradnorm_weight_grad,
+        (torch.ones(2), torch.ones(3), torch.ones(2), torch.ones(2)),
+        ValueError,
+        "must match",
+    ),
+    (
+        gradnorm_weight_grad,
+        (torch.ones(2), torch.ones(2), torch.ones(2), torch.zeros(2)),
+        ValueError,
+        "initial_losses",
+    ),
+    (gradnorm_weight_grad, (torch.ones(2),) * 4 + (-1.0,), ValueError, "alpha"),
+    (pcgrad, (torch.ones(3),), ValueError, "(T, P)"),
+    (pcgrad, (torch.ones(2, 3, dtype=torch.int64),), TypeError, "floating-point"),
+    (pcgrad, (torch.ones(2, 3), [[1], [1]]), ValueError, "every other task"),
+    (delta_m, ({"a": 1.0}, {}, {"a": True}), ValueError, "baselines is empty"),
+    (delta_m, ({"a": 1.0}, {"b": 1.0}, {"b": True}), ValueError, "missing"),
+    (delta_m, ({"a": 1.0}, {"a": 0.0}, {"a": True}), ValueError, "non-zero"),
+    (make_weighting, ("softmax", 2), ValueError, "weighting must be one of"),
+    (make_weighting, ("equal", 0), ValueError, "n_tasks must be >= 1"),
+    (Task, ("t", "ranking"), ValueError, "task kind"),
+    (TaskHead, (4, ("ranking", 3)), ValueError, "head kind"),
+    (TaskHead, (4, ("regression", (0.0, 0.0))), ValueError, "std must be > 0"),
+    (HardSharingNet, ([],), ValueError, "at least one head"),
+    (MTANNet(HEADS), (torch.rand(2, 3, 12, 12),), ValueError, r"\(B, 1, H, W\)"),
+    (HardSharingNet(HEADS), (torch.ones(2, 1, 12, 12, dtype=torch.int64),), TypeError, "floating"),
+    (
+        train_multitask,
+        (HardSharingNet(HEADS), torch.rand(4, 1, 12, 12), [torch.ones(3)], TASKS[:1]),
+        ValueError,
+        "one target",
+    ),
+    (
+        lambda: train_multitask(
+            HardSharingNet(HEADS[:1]),
+            torch.rand(4, 1, 12, 12),
+            [torch.zeros(4, dtype=torch.int64)],
+            TASKS[:1],
+            weighting="max",
+        ),
+        (),
+        ValueError,
+        "weighting must be one of",
+    ),
+    (grid.run_cell, ("wide", "equal", ["left"], 0, None), ValueError, "arch must be"),
+]
+
+
+@pytest.mark.parametrize(("fn", "args", "error", "fragment"), BAD_INPUTS)
+def test_bad_inputs(fn, args, error, fragment) -> None:
+    with pytest.raises(error, match=fragment):
+        fn(*args)
