@@ -1,0 +1,172 @@
+"""A tiny vision transformer for 8×8 images (patch embedding, class token, positional embeddings).
+
+The same layout as Dosovitskiy et al. (2021), shrunk to fit scikit-learn's 8×8 digits: an image
+is cut into non-overlapping square patches, each patch is flattened and projected to d_model, a
+learned class token is prepended, learned positional embeddings are added, and a few pre-norm
+transformer blocks mix the tokens. The class token's final state is classified.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from attnbook.attention import MultiHeadAttention
+from attnbook.checks import require_float_tensor, require_positive_int
+
+__all__ = ["PixelMLP", "TinyViT", "ViTBlock", "count_parameters", "patchify"]
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (a scalar) of any module."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _as_images(images: torch.Tensor) -> torch.Tensor:
+    """Accept (B, H, W) or (B, 1, H, W) float images and return (B, H, W)."""
+    require_float_tensor("images", images)
+    if images.dim() == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if images.dim() != 3:
+        raise ValueError(
+            f"images must have shape (batch, H, W) or (batch, 1, H, W), got {tuple(images.shape)}"
+        )
+    return images
+
+
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Cut images (B, H, W) into row-major patches (B, (H/p)·(W/p), p·p)."""
+    images = _as_images(images)
+    require_positive_int("patch_size", patch_size)
+    batch, height, width = images.shape
+    if height % patch_size or width % patch_size:
+        raise ValueError(f"image size {height}×{width} is not divisible by patch_size {patch_size}")
+    rows, cols = height // patch_size, width // patch_size
+    patches = images.reshape(batch, rows, patch_size, cols, patch_size)
+    return patches.permute(0, 1, 3, 2, 4).reshape(batch, rows * cols, patch_size * patch_size)
+
+
+class ViTBlock(nn.Module):
+    """Pre-norm transformer block: tokens (B, n, d_model) -> (B, n, d_model) and weights (B, h, n, n)."""
+
+    def __init__(self, d_model: int, num_heads: int, mlp_dim: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        require_positive_int("mlp_dim", mlp_dim)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attention = MultiHeadAttention(d_model, num_heads)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, mlp_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_dim, d_model),
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return updated tokens (B, n, d_model) and attention weights (B, heads, n, n)."""
+        mixed, weights = self.attention(self.norm1(tokens))
+        tokens = tokens + self.dropout(mixed)
+        tokens = tokens + self.dropout(self.mlp(self.norm2(tokens)))
+        return tokens, weights
+
+
+class TinyViT(nn.Module):
+    """Vision transformer: images (B, H, W) -> logits (B, num_classes); token 0 is the class token."""
+
+    def __init__(
+        self,
+        image_size: int = 8,
+        patch_size: int = 2,
+        num_classes: int = 10,
+        d_model: int = 32,
+        num_heads: int = 4,
+        num_layers: int = 2,
+        mlp_dim: int = 64,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("image_size", image_size),
+            ("patch_size", patch_size),
+            ("num_classes", num_classes),
+            ("num_layers", num_layers),
+        ):
+            require_positive_int(name, value)
+        if image_size % patch_size:
+            raise ValueError(f"image_size {image_size} is not divisible by patch_size {patch_size}")
+        self.image_size = image_size
+        self.patch_size = patch_size
+        self.grid = image_size // patch_size
+        self.num_patches = self.grid * self.grid
+        self.patch_embedding = nn.Linear(patch_size * patch_size, d_model)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, d_model))
+        # zero start: whatever structure the positional embeddings show was learned from data
+        self.position_embedding = nn.Parameter(torch.zeros(1, self.num_patches + 1, d_model))
+        self.blocks = nn.ModuleList(
+            ViTBlock(d_model, num_heads, mlp_dim, dropout) for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, num_classes)
+
+    def forward_with_attention(
+        self, images: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits (B, num_classes) and each block's weights (B, heads, 1+P, 1+P), P patches."""
+        images = _as_images(images)
+        if images.shape[1:] != (self.image_size, self.image_size):
+            raise ValueError(
+                f"images must be {self.image_size}×{self.image_size}, got {tuple(images.shape)}"
+            )
+        patches = patchify(images, self.patch_size)
+        tokens = self.patch_embedding(patches)
+        class_tokens = self.class_token.expand(len(images), -1, -1)
+        tokens = torch.cat([class_tokens, tokens], dim=1) + self.position_embedding
+        all_weights = []
+        for block in self.blocks:
+            tokens, weights = block(tokens)
+            all_weights.append(weights)
+        return self.head(self.norm(tokens[:, 0])), all_weights
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits (B, num_classes) for images (B, H, W) or (B, 1, H, W)."""
+        return self.forward_with_attention(images)[0]
+
+    def patch_position_embeddings(self) -> torch.Tensor:
+        """The learned positional embeddings of the patches only (P, d_model), class token excluded."""
+        return self.position_embedding[0, 1:].detach()
+
+
+class PixelMLP(nn.Module):
+    """Baseline multilayer perceptron on raw pixels: images (B, H, W) -> logits (B, num_classes)."""
+
+    def __init__(self, in_features: int = 64, hidden: int = 128, num_classes: int = 10) -> None:
+        super().__init__()
+        for name, value in (
+            ("in_features", in_features),
+            ("hidden", hidden),
+            ("num_classes", num_classes),
+        ):
+            require_positive_int(name, value)
+        self.in_features = in_features
+        self.net = nn.Sequential(
+            nn.Linear(in_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits (B, num_classes) for images (B, ...) with in_features values each."""
+        require_float_tensor("images", images)
+        flat = images.reshape(len(images), -1)
+        if flat.shape[1] != self.in_features:
+            raise ValueError(
+                f"each image must have {self.in_features} values, got shape {tuple(images.shape)}"
+            )
+        return self.net(flat)

@@ -1,0 +1,101 @@
+"""Tests for attnbook.models.vit and attnbook.data.digit_images."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from attnbook.data.digit_images import load_digit_images
+from attnbook.models.vit import PixelMLP, TinyViT, ViTBlock, count_parameters, patchify
+
+
+def test_patchify_row_major_patches() -> None:
+    images = torch.arange(2 * 8 * 8, dtype=torch.float32).reshape(2, 8, 8)
+    patches = patchify(images, 2)
+    assert patches.shape == (2, 16, 4)
+    assert torch.equal(patches[1, 0], images[1, 0:2, 0:2].reshape(-1))
+    assert torch.equal(patches[0, 6], images[0, 2:4, 4:6].reshape(-1))
+    assert torch.equal(patchify(images[:, None], 4), patchify(images, 4))
+
+
+def test_vit_shapes_and_attention() -> None:
+    torch.manual_seed(0)
+    model = TinyViT(d_model=16, num_heads=2, num_layers=3, mlp_dim=32)
+    logits, weights = model.forward_with_attention(torch.rand(5, 8, 8))
+    assert logits.shape == (5, 10)
+    assert len(weights) == 3 and weights[0].shape == (5, 2, 17, 17)
+    assert torch.allclose(weights[-1].sum(-1), torch.ones(5, 2, 17), atol=1e-5)
+    assert model.patch_position_embeddings().shape == (16, 16)
+    assert model(torch.rand(1, 1, 8, 8)).shape == (1, 10)
+
+
+def test_vit_without_positions_is_permutation_invariant() -> None:
+    torch.manual_seed(0)
+    model = TinyViT(d_model=16, num_heads=2).eval()
+    images = torch.rand(3, 8, 8)
+    patches = patchify(images, 2)
+    perm = torch.randperm(16)
+    shuffled = patches[:, perm].reshape(3, 4, 4, 2, 2).permute(0, 1, 3, 2, 4).reshape(3, 8, 8)
+    assert torch.allclose(patchify(shuffled, 2), patches[:, perm])
+    # positions start at zero, so the untrained model cannot tell patch order apart
+    assert torch.allclose(model(images), model(shuffled), atol=1e-5)
+
+
+def test_block_and_mlp_and_count() -> None:
+    block = ViTBlock(8, 2, 16)
+    out, weights = block(torch.rand(2, 5, 8))
+    assert out.shape == (2, 5, 8) and weights.shape == (2, 2, 5, 5)
+    mlp = PixelMLP(64, 10, 10)
+    assert mlp(torch.rand(4, 8, 8)).shape == (4, 10)
+    assert count_parameters(mlp) == 64 * 10 + 10 + 10 * 10 + 10 + 10 * 10 + 10
+
+
+def test_vit_learns_a_tiny_problem() -> None:
+    torch.manual_seed(0)
+    images = torch.zeros(64, 8, 8)
+    labels = torch.arange(64) % 2
+    images[labels == 0, :4] = 1.0  # class 0: ink in the top half
+    images[labels == 1, 4:] = 1.0  # class 1: ink in the bottom half
+    model = TinyViT(num_classes=2, d_model=16, num_heads=2, num_layers=1, mlp_dim=16)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
+        optimizer.step()
+    assert (model(images).argmax(-1) == labels).all()
+
+
+def test_load_digit_images_split() -> None:
+    x_train, y_train, x_test, y_test = load_digit_images(0.3, seed=0)
+    assert x_train.shape == (1257, 8, 8) and x_test.shape == (540, 8, 8)
+    assert x_train.dtype == torch.float32 and y_train.dtype == torch.int64
+    assert 0.0 <= x_train.min() and x_train.max() <= 1.0
+    assert torch.bincount(y_test, minlength=10).min() >= 50
+    again = load_digit_images(0.3, seed=0)
+    assert torch.equal(again[0], x_train)
+
+
+BAD_INPUTS = [
+    (patchify, (torch.zeros(2, 8, 8, dtype=torch.int64), 2), TypeError, "floating-point"),
+    (patchify, (torch.zeros(8, 8), 2), ValueError, "(batch, H, W)"),
+    (patchify, (torch.zeros(1, 8, 8), 3), ValueError, "not divisible"),
+    (patchify, (torch.zeros(1, 8, 8), 0), ValueError, "patch_size"),
+    (TinyViT, (8, 3), ValueError, "not divisible"),
+    (TinyViT, (8, 2, 10, 30, 4), ValueError, "divisible by num_heads"),
+    (lambda: TinyViT()(torch.zeros(2, 6, 6)), (), ValueError, "8×8"),
+    (lambda: PixelMLP(64)(torch.zeros(2, 7, 7)), (), ValueError, "64 values"),
+    (ViTBlock, (8, 2, 16, 1.5), ValueError, "dropout"),
+    (count_parameters, ("model",), TypeError, "nn.Module"),
+    (load_digit_images, (1.5,), ValueError, "test_fraction"),
+    (load_digit_images, ("0.3",), TypeError, "test_fraction"),
+    (load_digit_images, (0.3, -1), ValueError, "seed"),
+]
+
+
+@pytest.mark.parametrize(("func", "args", "error", "fragment"), BAD_INPUTS)
+def test_bad_inputs(func, args, error, fragment) -> None:
+    with pytest.raises(error, match=re.escape(fragment)):
+        func(*args)
