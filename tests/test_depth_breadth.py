@@ -15,6 +15,9 @@ from attnbook.models.attention_only import (
     AttentionOnlyTransformer,
     attention_vote,
     gradient_receptive_field,
+    induction_score,
+    input_gradient_norms,
+    previous_token_score,
 )
 
 
@@ -51,6 +54,25 @@ def test_gradient_receptive_field_full_causal_and_early_position() -> None:
     assert gradient_receptive_field(model, 30) == 30
     windowed = AttentionOnlyTransformer(6, 30, d_model=8, num_layers=3, window=4)
     assert gradient_receptive_field(windowed, 30, position=5) == 6  # clipped by the sequence start
+
+
+def test_input_gradient_norms_zero_outside_reach() -> None:
+    model = AttentionOnlyTransformer(6, 20, d_model=8, num_layers=2, window=3)
+    norms = input_gradient_norms(model, 20)
+    assert norms.shape == (20,)
+    assert (norms[:15] == 0).all() and (norms[15:] > 0).all()
+
+
+def test_previous_token_and_induction_scores() -> None:
+    tokens = torch.tensor([[5, 1, 2, 5, 1]])
+    targets = torch.tensor([[-100, -100, -100, 1, -100]])
+    weights = torch.zeros(1, 2, 5, 5)
+    weights[0, 0, 0, 0] = 1.0
+    weights[0, 0, torch.arange(1, 5), torch.arange(0, 4)] = 1.0  # head 0: previous token
+    weights[0, 1] = torch.eye(5)
+    weights[0, 1, 3] = torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0])  # head 1: after the earlier 5
+    assert torch.allclose(previous_token_score(weights), torch.tensor([1.0, 0.0]))
+    assert torch.allclose(induction_score(weights, tokens, targets), torch.tensor([0.0, 1.0]))
 
 
 def test_attention_vote_temperature_limits() -> None:
@@ -115,6 +137,24 @@ def test_run_all_tiny_config_has_every_section() -> None:
     assert [row["task"] for row in results["balance"]] == ["induction", "mqar"]
     assert all(row["parameters"] > 0 for row in results["balance"])
     json.dumps(report)
+
+
+def test_merge_report_replaces_only_rerun_sections() -> None:
+    config = tiny_config()
+    full = db.run_all(config, progress=False)
+    again = db.run_all(config, sections=["focus"], progress=False)
+    assert set(again["results"]) == {"focus"}
+    merged = db.merge_report(full, again, config)
+    assert list(merged["results"]) == list(config)
+    assert merged["results"]["focus"] == again["results"]["focus"]
+    changed = copy.deepcopy(config)
+    changed["reach"]["steps"] = 3
+    with pytest.raises(ValueError, match="changed configuration"):
+        db.merge_report(full, again, changed)
+    with pytest.raises(ValueError, match="balance"):
+        db.merge_report(full, db.run_all(config, sections=["induction"], progress=False), config)
+    with pytest.raises(ValueError, match="unknown sections"):
+        db.run_all(config, sections=["nope"])
 
 
 def test_main_writes_json(tmp_path, monkeypatch) -> None:
@@ -209,6 +249,16 @@ BAD_INPUT = [
         ValueError,
         "temperature",
     ),
+    (previous_token_score, (torch.zeros(2, 3, 4),), {}, ValueError, r"\(B, H, T, T\)"),
+    (previous_token_score, (torch.zeros(1, 1, 4, 4, dtype=torch.long),), {}, TypeError, "float"),
+    (
+        induction_score,
+        (torch.zeros(1, 1, 4, 4), torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3)),
+        {},
+        ValueError,
+        "tokens and targets",
+    ),
+    (input_gradient_norms, (None, 4), {}, TypeError, "AttentionOnlyTransformer"),
     (db.masked_accuracy, (torch.zeros(2, 3), torch.zeros(2, 3)), {}, ValueError, "logits"),
     (
         db.masked_accuracy,

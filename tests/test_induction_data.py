@@ -80,6 +80,13 @@ def test_exact_lookup_query_is_near_one_key() -> None:
     assert torch.equal(labels[torch.arange(32), nearest], targets)
 
 
+def test_exact_lookup_similarity_sets_key_cosine() -> None:
+    keys, *_ = make_exact_lookup(64, 20, 32, 3, similarity=0.8, generator=gen())
+    cosine = keys @ keys.transpose(1, 2)
+    off_diagonal = cosine[:, ~torch.eye(20, dtype=torch.bool)]
+    assert abs(off_diagonal.mean().item() - 0.8) < 0.05
+
+
 def test_noisy_vote_majority_matches_target() -> None:
     keys, labels, queries, targets = make_noisy_vote(
         64, 40, 8, 3, noise=0.1, flip=0.2, generator=gen()
@@ -107,6 +114,8 @@ BAD_INPUT = [
     (make_exact_lookup, (2, 3, 4, 1), ValueError, "num_classes"),
     (lambda: make_exact_lookup(2, 3, 4, 2, noise=-1.0), (), ValueError, "noise"),
     (lambda: make_noisy_vote(2, 3, 4, 2, flip=1.0), (), ValueError, "flip"),
+    (lambda: make_exact_lookup(2, 3, 4, 2, similarity=1.0), (), ValueError, "similarity"),
+    (lambda: make_exact_lookup(2, 3, 4, 2, similarity="a"), (), TypeError, "similarity"),
     (make_noisy_vote, (2, 0, 4, 2), ValueError, "num_items"),
 ]
 

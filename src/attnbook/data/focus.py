@@ -41,15 +41,24 @@ def make_exact_lookup(
     num_classes: int,
     *,
     noise: float = 0.3,
+    similarity: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Keys (B, N, d), labels (B, N), queries (B, d), targets (B,): the query is one item's key.
 
-    Keys are random unit vectors, each with its own random label; the query is one item's key
-    plus Gaussian noise of total norm ≈ `noise`, and the answer is that one item's label.
+    Keys are unit vectors whose pairwise cosine is about `similarity` (0: independent random
+    directions), each with its own random label; the query is one item's key plus Gaussian
+    noise of total norm ≈ `noise`, and the answer is that one item's label.
     """
     _check(batch_size, num_items, dim, num_classes, noise)
-    keys = _unit((batch_size, num_items, dim), generator)
+    if isinstance(similarity, bool) or not isinstance(similarity, (int, float)):
+        raise TypeError(f"similarity must be a number, got {type(similarity).__name__}")
+    if not 0 <= similarity < 1:
+        raise ValueError(f"similarity must lie in [0, 1), got {similarity}")
+    centre = _unit((batch_size, 1, dim), generator)
+    spread = _unit((batch_size, num_items, dim), generator)
+    keys = similarity**0.5 * centre + (1 - similarity) ** 0.5 * spread
+    keys = keys / keys.norm(dim=-1, keepdim=True)
     labels = torch.randint(0, num_classes, (batch_size, num_items), generator=generator)
     pick = torch.randint(0, num_items, (batch_size,), generator=generator)
     rows = torch.arange(batch_size)

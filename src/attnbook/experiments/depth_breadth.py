@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -42,6 +41,7 @@ __all__ = [
     "focus_sweep",
     "main",
     "masked_accuracy",
+    "merge_report",
     "run_all",
     "run_induction",
     "run_mqar",
@@ -100,7 +100,8 @@ CONFIG: dict = {
         "num_items": 32,
         "dim": 16,
         "num_classes": 4,
-        "exact_noise": 0.3,
+        "exact_noise": 0.2,
+        "exact_similarity": 0.8,
         "vote_noise": 0.8,
         "vote_flip": 0.3,
         "temperatures": [round(10 ** (k / 4), 6) for k in range(-12, 5)],
@@ -287,7 +288,9 @@ def focus_sweep(cfg: dict, seed: int) -> dict[str, list[float]]:
     """Accuracy of attention_vote at each temperature on the exact-lookup and the voting task."""
     generator = torch.Generator().manual_seed(seed)
     common = (cfg["eval_size"], cfg["num_items"], cfg["dim"], cfg["num_classes"])
-    exact = make_exact_lookup(*common, noise=cfg["exact_noise"], generator=generator)
+    exact = make_exact_lookup(
+        *common, noise=cfg["exact_noise"], similarity=cfg["exact_similarity"], generator=generator
+    )
     vote = make_noisy_vote(
         *common, noise=cfg["vote_noise"], flip=cfg["vote_flip"], generator=generator
     )
@@ -299,96 +302,147 @@ def focus_sweep(cfg: dict, seed: int) -> dict[str, list[float]]:
     return out
 
 
-def run_all(config: dict, *, progress: bool = True) -> dict:
-    """Run every experiment of `config`; return {'config': config, 'results': ..., 'seconds': ...}."""
-    start = time.perf_counter()
+def run_all(config: dict, *, sections: Sequence[str] | None = None, progress: bool = True) -> dict:
+    """Run the named sections (default all) of `config`: {'config', 'results', 'seconds'} by section."""
+    sections = list(config) if sections is None else list(sections)
+    unknown = sorted(set(sections) - set(config))
+    if unknown:
+        raise ValueError(f"unknown sections {unknown}; known: {sorted(config)}")
     results: dict = {}
-    cfg = config["receptive_field"]
-    results["receptive_field"] = [
-        {
-            "layers": layers,
-            "window": window,
-            "measured": gradient_receptive_field(
-                AttentionOnlyTransformer(
-                    8, cfg["length"], d_model=16, num_layers=layers, window=window
-                ),
-                cfg["length"],
-            ),
-            "formula": receptive_field(layers, window),
-        }
-        for layers in cfg["layers"]
-        for window in cfg["windows"]
-    ]
-    cfg = config["induction"]
-    results["induction"] = []
-    jobs = [(layers, seed) for layers in cfg["layers"] for seed in cfg["seeds"]]
-    for layers, seed in tqdm(jobs, desc="induction", disable=not progress):
-        _, acc = run_induction(layers, seed, cfg, progress=False)
-        results["induction"].append({"layers": layers, "seed": seed, "accuracy": round(acc, 4)})
-    cfg = config["reach"]
-    results["reach"] = []
-    jobs = [(n, w, s) for n in cfg["layers"] for w in cfg["windows"] for s in cfg["seeds"]]
-    for layers, window, seed in tqdm(jobs, desc="reach", disable=not progress):
-        _, per_distance = run_reach(layers, window, seed, cfg, progress=False)
-        results["reach"].append(
-            {"layers": layers, "window": window, "seed": seed, "accuracy": per_distance}
-        )
-    cfg = config["mqar"]
-    results["mqar"] = []
-    jobs = [(h, s) for h in cfg["heads"] for s in cfg["seeds"]]
-    for heads, seed in tqdm(jobs, desc="MQAR", disable=not progress):
-        _, out = run_mqar(heads, seed, cfg, progress=False)
-        results["mqar"].append(
+    seconds: dict[str, float] = {}
+    if "receptive_field" in sections:
+        tick = time.perf_counter()
+        cfg = config["receptive_field"]
+        results["receptive_field"] = [
             {
-                "heads": heads,
-                "seed": seed,
-                "accuracy": round(out["accuracy"], 4),
-                "entropy": out["entropy"],
-            }
-        )
-    cfg = config["balance"]
-    results["balance"] = []
-    jobs = [
-        (task, layers, width, seed)
-        for task in ("induction", "mqar")
-        for layers, width in cfg["shapes"]
-        for seed in config[task]["seeds"]
-    ]
-    for task, layers, width, seed in tqdm(jobs, desc="balance", disable=not progress):
-        heads = cfg["num_heads"]
-        if task == "induction":
-            model, acc = run_induction(
-                layers, seed, config[task], d_model=width, num_heads=heads, progress=False
-            )
-        else:
-            model, out = run_mqar(
-                heads, seed, config[task], num_layers=layers, d_model=width, progress=False
-            )
-            acc = out["accuracy"]
-        results["balance"].append(
-            {
-                "task": task,
                 "layers": layers,
-                "d_model": width,
-                "seed": seed,
-                "parameters": count_parameters(model),
-                "accuracy": round(acc, 4),
+                "window": window,
+                "measured": gradient_receptive_field(
+                    AttentionOnlyTransformer(
+                        8, cfg["length"], d_model=16, num_layers=layers, window=window
+                    ),
+                    cfg["length"],
+                ),
+                "formula": receptive_field(layers, window),
             }
+            for layers in cfg["layers"]
+            for window in cfg["windows"]
+        ]
+        seconds["receptive_field"] = round(time.perf_counter() - tick, 1)
+    if "induction" in sections:
+        tick = time.perf_counter()
+        cfg = config["induction"]
+        results["induction"] = []
+        jobs = [(layers, seed) for layers in cfg["layers"] for seed in cfg["seeds"]]
+        for layers, seed in tqdm(jobs, desc="induction", disable=not progress):
+            _, acc = run_induction(layers, seed, cfg, progress=False)
+            results["induction"].append({"layers": layers, "seed": seed, "accuracy": round(acc, 4)})
+        seconds["induction"] = round(time.perf_counter() - tick, 1)
+    if "reach" in sections:
+        tick = time.perf_counter()
+        cfg = config["reach"]
+        results["reach"] = []
+        jobs = [(n, w, s) for n in cfg["layers"] for w in cfg["windows"] for s in cfg["seeds"]]
+        for layers, window, seed in tqdm(jobs, desc="reach", disable=not progress):
+            _, per_distance = run_reach(layers, window, seed, cfg, progress=False)
+            results["reach"].append(
+                {"layers": layers, "window": window, "seed": seed, "accuracy": per_distance}
+            )
+        seconds["reach"] = round(time.perf_counter() - tick, 1)
+    if "mqar" in sections:
+        tick = time.perf_counter()
+        cfg = config["mqar"]
+        results["mqar"] = []
+        jobs = [(h, s) for h in cfg["heads"] for s in cfg["seeds"]]
+        for heads, seed in tqdm(jobs, desc="MQAR", disable=not progress):
+            _, out = run_mqar(heads, seed, cfg, progress=False)
+            results["mqar"].append(
+                {
+                    "heads": heads,
+                    "seed": seed,
+                    "accuracy": round(out["accuracy"], 4),
+                    "entropy": out["entropy"],
+                }
+            )
+        seconds["mqar"] = round(time.perf_counter() - tick, 1)
+    if "balance" in sections:
+        tick = time.perf_counter()
+        cfg = config["balance"]
+        results["balance"] = []
+        jobs = [
+            (task, layers, width, seed)
+            for task in ("induction", "mqar")
+            for layers, width in cfg["shapes"]
+            for seed in config[task]["seeds"]
+        ]
+        for task, layers, width, seed in tqdm(jobs, desc="balance", disable=not progress):
+            heads = cfg["num_heads"]
+            if task == "induction":
+                model, acc = run_induction(
+                    layers, seed, config[task], d_model=width, num_heads=heads, progress=False
+                )
+            else:
+                model, out = run_mqar(
+                    heads, seed, config[task], num_layers=layers, d_model=width, progress=False
+                )
+                acc = out["accuracy"]
+            results["balance"].append(
+                {
+                    "task": task,
+                    "layers": layers,
+                    "d_model": width,
+                    "seed": seed,
+                    "parameters": count_parameters(model),
+                    "accuracy": round(acc, 4),
+                }
+            )
+        seconds["balance"] = round(time.perf_counter() - tick, 1)
+    if "focus" in sections:
+        tick = time.perf_counter()
+        cfg = config["focus"]
+        results["focus"] = [dict(seed=s, **focus_sweep(cfg, s)) for s in cfg["seeds"]]
+        seconds["focus"] = round(time.perf_counter() - tick, 1)
+    return {"config": copy.deepcopy(config), "results": results, "seconds": seconds}
+
+
+def merge_report(old: dict, new: dict, config: dict) -> dict:
+    """Replace the sections of `old` that `new` re-ran; refuse if a kept section's config changed."""
+    kept = [name for name in config if name not in new["results"]]
+    if "balance" in kept and {"induction", "mqar"} & set(new["results"]):
+        raise ValueError("re-running induction or mqar also needs --only balance")
+    stale = [
+        name
+        for name in kept
+        if old.get("config", {}).get(name) != json.loads(json.dumps(config[name]))
+    ]
+    if stale:
+        raise ValueError(
+            f"sections {stale} changed configuration: re-run them too (--only {' '.join(stale)})"
         )
-    cfg = config["focus"]
-    results["focus"] = [dict(seed=s, **focus_sweep(cfg, s)) for s in cfg["seeds"]]
-    seconds = time.perf_counter() - start
-    return {"config": copy.deepcopy(config), "results": results, "seconds": round(seconds, 1)}
+    old_seconds = old["seconds"] if isinstance(old.get("seconds"), dict) else {}
+    merged = {
+        "config": copy.deepcopy(config),
+        "results": {name: old["results"][name] for name in kept} | new["results"],
+        "seconds": {name: old_seconds.get(name) for name in kept} | new["seconds"],
+    }
+    merged["results"] = {name: merged["results"][name] for name in config}
+    merged["seconds"] = {name: merged["seconds"][name] for name in config}
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: run the grid and write the JSON results."""
+    """Command line: run the grid (or --only some sections, merged into --output) and write JSON."""
     parser = argparse.ArgumentParser(prog="python -m attnbook.experiments depth-breadth")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON file to write")
+    parser.add_argument(
+        "--only", nargs="+", choices=list(CONFIG), help="re-run these sections, keep the others"
+    )
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    report = run_all(CONFIG)
+    torch.set_num_threads(1)  # tiny models: extra threads only add overhead
+    report = run_all(CONFIG, sections=args.only)
+    if args.only:
+        report = merge_report(json.loads(args.output.read_text()), report, CONFIG)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {args.output} in {report['seconds']} s")
-    return 0 if all(math.isfinite(r["accuracy"]) for r in report["results"]["induction"]) else 1
+    print(f"wrote {args.output}; seconds per section: {report['seconds']}")
+    return 0

@@ -23,7 +23,14 @@ from attnbook.checks import (
     require_positive_int,
 )
 
-__all__ = ["AttentionOnlyTransformer", "attention_vote", "gradient_receptive_field"]
+__all__ = [
+    "AttentionOnlyTransformer",
+    "attention_vote",
+    "gradient_receptive_field",
+    "induction_score",
+    "input_gradient_norms",
+    "previous_token_score",
+]
 
 
 class AttentionOnlyTransformer(nn.Module):
@@ -111,13 +118,13 @@ class AttentionOnlyTransformer(nn.Module):
         return self.forward_embeddings(self.embed(tokens), temperature=temperature)
 
 
-def gradient_receptive_field(
+def input_gradient_norms(
     model: AttentionOnlyTransformer, length: int, *, position: int | None = None, seed: int = 0
-) -> int:
-    """Input positions whose embedding changes the output at `position` (default last), measured by gradients.
+) -> torch.Tensor:
+    """|d output[position] / d input[j]| for every input position j: returns (T,) of L2 norms.
 
-    Returns position - (earliest position with a non-zero gradient) + 1, so the output's own
-    position counts as one.
+    The output is a fixed random projection of the logits at `position` (default last) for a
+    random token sequence; a zero entry means input j cannot influence that output.
     """
     if not isinstance(model, AttentionOnlyTransformer):
         raise TypeError(f"model must be an AttentionOnlyTransformer, got {type(model).__name__}")
@@ -125,15 +132,65 @@ def gradient_receptive_field(
     if length > model.max_len:
         raise ValueError(f"length={length} exceeds the model's max_len={model.max_len}")
     position = length - 1 if position is None else position
-    if not isinstance(position, int) or not 0 <= position < length:
+    if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < length:
         raise ValueError(f"position must be an int in [0, {length}), got {position!r}")
     generator = torch.Generator().manual_seed(seed)
     tokens = torch.randint(0, model.vocab_size, (1, length), generator=generator)
     x = model.embed(tokens).detach().requires_grad_(True)
     probe = torch.randn(model.vocab_size, generator=generator)
     (model.forward_embeddings(x)[0, position] @ probe).backward()
-    reached = (x.grad[0].abs().sum(dim=-1) > 0).nonzero().flatten()
-    return position - int(reached.min()) + 1
+    return x.grad[0].norm(dim=-1)
+
+
+def gradient_receptive_field(
+    model: AttentionOnlyTransformer, length: int, *, position: int | None = None, seed: int = 0
+) -> int:
+    """Positions whose input reaches the output at `position` (default last), measured by gradients.
+
+    Returns position - (earliest input with a non-zero gradient) + 1, so the output's own
+    position counts as one.
+    """
+    norms = input_gradient_norms(model, length, position=position, seed=seed)
+    position = length - 1 if position is None else position
+    return position - int((norms > 0).nonzero().flatten().min()) + 1
+
+
+def _check_weights(weights: torch.Tensor) -> None:
+    """Raise unless weights is a float (B, H, T, T) attention tensor."""
+    require_float_tensor("weights", weights)
+    if weights.dim() != 4 or weights.shape[-1] != weights.shape[-2]:
+        raise ValueError(f"weights must have shape (B, H, T, T), got {tuple(weights.shape)}")
+
+
+def previous_token_score(weights: torch.Tensor) -> torch.Tensor:
+    """Mean attention each head puts on the previous position: weights (B, H, T, T) -> (H,)."""
+    _check_weights(weights)
+    if weights.shape[-1] < 2:
+        raise ValueError(f"need at least 2 positions, got weights {tuple(weights.shape)}")
+    return weights.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, 2))
+
+
+def induction_score(
+    weights: torch.Tensor, tokens: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """Mean attention, at scored positions, on keys that follow an earlier copy of the current token: (H,).
+
+    weights (B, H, T, T), tokens and targets (B, T) with -100 at unscored positions; key j
+    counts if tokens[j - 1] equals the query's current token.
+    """
+    _check_weights(weights)
+    if tokens.shape != weights.shape[:1] + weights.shape[2:3] or targets.shape != tokens.shape:
+        raise ValueError(
+            f"tokens and targets must be (B, T) = {(weights.shape[0], weights.shape[2])}, got "
+            f"{tuple(tokens.shape)} and {tuple(targets.shape)}"
+        )
+    previous = torch.nn.functional.pad(tokens[:, :-1], (1, 0), value=-1)  # tokens[j - 1]
+    follows = previous[:, None, :] == tokens[:, :, None]  # (B, T_query, T_key)
+    mass = (weights * follows[:, None]).sum(dim=-1)  # (B, H, T)
+    scored = targets != -100
+    if not bool(scored.any()):
+        raise ValueError("targets has no scored position (all are -100)")
+    return mass.permute(1, 0, 2)[:, scored].mean(dim=1)
 
 
 def attention_vote(
