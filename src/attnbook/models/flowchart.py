@@ -72,7 +72,7 @@ class FeatureExtractor(nn.Module):
             nn.ReLU(),
         )
         self.position = nn.Parameter(torch.zeros((canvas // 2) ** 2, d))
-        nn.init.normal_(self.position, std=0.1)
+        nn.init.normal_(self.position, std=0.5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Tokens (B, n, d), one per cell of the pooled feature map, plus a learned position."""
@@ -96,7 +96,7 @@ class TaskAttention(nn.Module):
         require_positive_int("n_tasks", n_tasks)
         require_positive_int("queries_per_task", queries_per_task)
         self.shape = (n_tasks, queries_per_task)
-        self.queries = nn.Parameter(torch.randn(n_tasks * queries_per_task, d) * 0.1)
+        self.queries = nn.Parameter(torch.randn(n_tasks * queries_per_task, d))
         self.key = nn.Linear(d, d)
         self.value = nn.Linear(d, d)
         self.last_weights: torch.Tensor | None = None
