@@ -21,6 +21,7 @@ from attnbook.article import (
     random_label_batch,
     record_optimizer_steps,
     scaling_gap,
+    shuffled_batch_disagreement,
     train_article_model,
 )
 from attnbook.models.digit_rows import DigitRowAttention
@@ -64,6 +65,14 @@ def test_batch_mates_change_the_article_output_but_not_its_order(
     same_set = x.clone()
     same_set[1:] = x[1:].flip(0)
     assert batch_mate_influence(model, x, same_set) < 1e-6  # attention is a set operation
+
+
+def test_shuffled_batches_change_article_predictions(model: ArticleAttentionModel) -> None:
+    x = torch.randn(256, 10, generator=torch.Generator().manual_seed(0))
+    assert shuffled_batch_disagreement(model, x) > 0.05
+    assert shuffled_batch_disagreement(model, x, batch_size=1) == 0.0
+    torch.manual_seed(0)
+    assert shuffled_batch_disagreement(DigitRowAttention(), torch.rand(100, 8, 8)) == 0.0
 
 
 def test_corrected_model_is_batch_independent_and_scaled() -> None:
@@ -188,6 +197,18 @@ BAD_INPUTS = [
         "index",
     ),
     (clipped_output_fraction, (ArticleAttentionModel(), [1.0]), TypeError, "torch.Tensor"),
+    (
+        shuffled_batch_disagreement,
+        (ArticleAttentionModel(), torch.zeros(1, 10)),
+        ValueError,
+        "2 rows",
+    ),
+    (
+        shuffled_batch_disagreement,
+        (ArticleAttentionModel(), torch.zeros(4, 10), 0),
+        ValueError,
+        "batch_size",
+    ),
     (impossible_class_fraction, (torch.tensor([0.5]), 2), TypeError, "integer"),
     (impossible_class_fraction, (torch.tensor([], dtype=torch.long), 2), ValueError, "empty"),
     (impossible_class_fraction, (torch.tensor([1]), 0), ValueError, "num_classes"),

@@ -56,6 +56,7 @@ __all__ = [
     "random_label_batch",
     "record_optimizer_steps",
     "scaling_gap",
+    "shuffled_batch_disagreement",
     "train_article_model",
 ]
 
@@ -215,6 +216,20 @@ def batched_accuracy(
         )
     predictions = batched_predictions(model, inputs, batch_size)
     return (predictions == labels).float().mean().item()
+
+
+def shuffled_batch_disagreement(
+    model: nn.Module, inputs: torch.Tensor, batch_size: int = ARTICLE_BATCH_SIZE, seed: int = 0
+) -> float:
+    """Share of rows of inputs (N, ...) whose predicted class changes when the rows are shuffled into other batches."""
+    require_float_tensor("inputs", inputs)
+    if inputs.dim() < 1 or len(inputs) < 2:
+        raise ValueError(f"inputs need at least 2 rows to shuffle, got {tuple(inputs.shape)}")
+    order = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(seed))
+    in_order = batched_predictions(model, inputs, batch_size)
+    shuffled = torch.empty_like(in_order)
+    shuffled[order] = batched_predictions(model, inputs[order], batch_size)
+    return (in_order != shuffled).float().mean().item()
 
 
 @torch.no_grad()
