@@ -1,0 +1,176 @@
+"""Small sequence classifiers for the interpretability chapter.
+
+* :class:`TinyTransformerClassifier`: a class token, learned positions and a few pre-norm
+  transformer blocks; the class token's final state is classified. It returns every layer's
+  attention weights, for attention maps and attention rollout.
+* :class:`AttentionPoolClassifier`: the set-up studied by Jain & Wallace (2019): an encoder
+  (a bidirectional GRU, ``contextual=True``, or a per-token MLP, ``contextual=False``), additive
+  attention pooling over its states, and a linear classifier. The attention weights can be
+  replaced at inference (``forward(tokens, attention=...)``) to test whether they matter.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from attnbook.attention import MultiHeadAttention, masked_softmax
+from attnbook.checks import require_float_tensor, require_positive_int
+
+__all__ = ["AttentionPoolClassifier", "TinyTransformerClassifier"]
+
+
+def _check_tokens(tokens: torch.Tensor, vocab_size: int, max_length: int) -> None:
+    """Validate token ids (B, L) int64 in 0..vocab_size-1 with L <= max_length."""
+    if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.int64 or tokens.dim() != 2:
+        raise TypeError("tokens must be a 2-D int64 tensor (B, L)")
+    if tokens.shape[1] > max_length or tokens.shape[1] == 0:
+        raise ValueError(f"tokens must have 1..{max_length} positions, got {tuple(tokens.shape)}")
+    if bool((tokens < 0).any()) or bool((tokens >= vocab_size).any()):
+        raise ValueError(f"token ids must lie in 0..{vocab_size - 1}")
+
+
+class _Block(nn.Module):
+    """Pre-norm transformer block: x (B, n, d) -> (B, n, d) and weights (B, heads, n, n)."""
+
+    def __init__(self, d_model: int, num_heads: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attn = MultiHeadAttention(d_model, num_heads)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model)
+        )
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        attended, weights = self.attn(self.norm1(x), mask=mask)
+        x = x + attended
+        return x + self.mlp(self.norm2(x)), weights
+
+
+class TinyTransformerClassifier(nn.Module):
+    """Class-token transformer: tokens (B, L) -> logits (B, n_classes); position 0 is the class token."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        n_classes: int,
+        *,
+        max_length: int = 16,
+        d_model: int = 32,
+        num_heads: int = 2,
+        num_layers: int = 2,
+        cls_id: int = 1,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("n_classes", n_classes),
+            ("max_length", max_length),
+            ("d_model", d_model),
+            ("num_heads", num_heads),
+            ("num_layers", num_layers),
+        ):
+            require_positive_int(name, value)
+        self.vocab_size, self.max_length, self.cls_id = vocab_size, max_length, cls_id
+        self.embed = nn.Embedding(vocab_size, d_model)
+        self.pos = nn.Parameter(0.1 * torch.randn(max_length + 1, d_model))
+        self.blocks = nn.ModuleList(_Block(d_model, num_heads) for _ in range(num_layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, n_classes)
+
+    def forward_with_attention(
+        self, tokens: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits (B, n_classes) and per-layer weights [(B, heads, L+1, L+1)]; index 0 is the class token."""
+        _check_tokens(tokens, self.vocab_size, self.max_length)
+        cls = torch.full((tokens.shape[0], 1), self.cls_id, dtype=tokens.dtype)
+        full = torch.cat([cls, tokens], dim=1)
+        x = self.embed(full) + self.pos[: full.shape[1]]
+        mask = (full != 0)[:, None, None, :]
+        attentions = []
+        for block in self.blocks:
+            x, weights = block(x, mask)
+            attentions.append(weights)
+        return self.head(self.norm(x[:, 0])), attentions
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits (B, n_classes) of tokens (B, L)."""
+        return self.forward_with_attention(tokens)[0]
+
+
+class AttentionPoolClassifier(nn.Module):
+    """Encoder + additive attention pooling + linear: tokens (B, L) -> logits (B, n_classes)."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        n_classes: int,
+        *,
+        contextual: bool = True,
+        d_model: int = 32,
+        max_length: int = 64,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("n_classes", n_classes),
+            ("d_model", d_model),
+            ("max_length", max_length),
+        ):
+            require_positive_int(name, value)
+        if d_model % 2:
+            raise ValueError(f"d_model must be even (two GRU directions), got {d_model}")
+        if not isinstance(contextual, bool):
+            raise TypeError(f"contextual must be a bool, got {type(contextual).__name__}")
+        self.vocab_size, self.max_length, self.contextual = vocab_size, max_length, contextual
+        self.embed = nn.Embedding(vocab_size, d_model, padding_idx=0)
+        if contextual:
+            self.encoder: nn.Module = nn.GRU(
+                d_model, d_model // 2, batch_first=True, bidirectional=True
+            )
+        else:
+            self.encoder = nn.Sequential(nn.Linear(d_model, d_model), nn.Tanh())
+        self.score_hidden = nn.Linear(d_model, d_model)
+        self.score_out = nn.Linear(d_model, 1, bias=False)
+        self.classifier = nn.Linear(d_model, n_classes)
+
+    def encode(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Hidden states (B, L, d) of token embeddings (B, L, d)."""
+        if self.contextual:
+            return self.encoder(embeddings)[0]
+        return self.encoder(embeddings)
+
+    def attention(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Additive attention weights (B, L) over states (B, L, d), zero where mask (B, L) is False."""
+        scores = self.score_out(torch.tanh(self.score_hidden(states))).squeeze(-1)
+        return masked_softmax(scores, mask)
+
+    def from_embeddings(
+        self,
+        embeddings: torch.Tensor,
+        mask: torch.Tensor,
+        attention: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, C) and the weights (B, L) used, from embeddings (B, L, d) and mask (B, L)."""
+        states = self.encode(embeddings)
+        weights = self.attention(states, mask) if attention is None else attention
+        context = (weights.unsqueeze(-1) * states).sum(1)
+        return self.classifier(context), weights
+
+    def forward(self, tokens: torch.Tensor, attention: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, n_classes) of tokens (B, L); `attention` (B, L) replaces the model's own weights."""
+        _check_tokens(tokens, self.vocab_size, self.max_length)
+        if attention is not None:
+            require_float_tensor("attention", attention)
+            if attention.shape != tokens.shape:
+                raise ValueError(
+                    f"attention must have the tokens' shape {tuple(tokens.shape)}, "
+                    f"got {tuple(attention.shape)}"
+                )
+        return self.from_embeddings(self.embed(tokens), tokens != 0, attention)[0]
+
+    def weights(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The model's own attention weights (B, L) for tokens (B, L)."""
+        _check_tokens(tokens, self.vocab_size, self.max_length)
+        return self.from_embeddings(self.embed(tokens), tokens != 0)[1]
