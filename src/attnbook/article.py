@@ -122,12 +122,12 @@ class ArticleAttentionModel(nn.Module):
         return self.query_proj(inputs), self.key_proj(inputs)
 
     def attention_weights(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Weights (B, B) = softmax over the batch of the unscaled scores q kᵀ: sample i attends to sample j."""
+        """Weights (B, B) = softmax(q kᵀ), unscaled: sample i attends to sample j."""
         queries, keys = self.queries_and_keys(inputs)
         return torch.softmax(queries @ keys.T, dim=1)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Outputs (B, output_dim) = relu(weights (B, B) @ values (B, output_dim)), used as logits."""
+        """Outputs (B, output_dim) = relu(weights @ values), used as logits."""
         weights = self.attention_weights(inputs)
         return torch.relu(weights @ self.value_proj(inputs))
 
