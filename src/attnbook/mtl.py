@@ -15,7 +15,7 @@ Weightings (each a formula from its paper, each unit-tested on a hand-checked ca
 * ``pcgrad`` (Yu et al., 2020): per-task gradients of the shared parameters; each g_i is
   projected off every g_j (random order) it conflicts with (g_i · g_j < 0); the sum is used.
 
-Δm% (Maninis et al., 2019; Vandenhende et al., 2021): the mean over tasks of
+Δm% (Maninis et al., 2019; Vandenhende et al., 2022): the mean over tasks of
 (−1)^{l_t} (M_t − B_t) / B_t × 100, with l_t = 1 when lower is better.
 """
 
