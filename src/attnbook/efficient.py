@@ -141,13 +141,12 @@ def _forward_tiles(
     out = torch.empty(batch, n_q, d_v, dtype=q.dtype)
     lse = torch.empty(batch, n_q, dtype=q.dtype)
     k_t = k.transpose(1, 2)
-    # A column of ones appended to v makes the second matmul also return the row sums of p.
-    v_ones = torch.cat([v, torch.ones(batch, n_k, 1, dtype=v.dtype)], dim=2)
     for q0 in range(0, n_q, block_q):
         q1 = min(q0 + block_q, n_q)
         q_tile = q[:, q0:q1]
         row_max = torch.full((batch, q1 - q0, 1), -math.inf, dtype=q.dtype)
-        acc = torch.zeros(batch, q1 - q0, d_v + 1, dtype=q.dtype)  # [weighted sum | row sum]
+        acc = torch.zeros(batch, q1 - q0, d_v, dtype=q.dtype)  # running Σ p v
+        total = torch.zeros(batch, q1 - q0, 1, dtype=q.dtype)  # running Σ p
         for k0 in range(0, _key_end(q1, n_k, causal), block_k):
             k1 = min(k0 + block_k, n_k)
             scores = torch.bmm(q_tile, k_t[:, :, k0:k1])
@@ -159,11 +158,12 @@ def _forward_tiles(
             if allowed is not None:  # a row with nothing allowed so far: exp(-inf - 0) = 0
                 reference = new_max.masked_fill(new_max == -math.inf, 0.0)
             scores.sub_(reference).exp_()
-            acc.mul_((row_max - reference).exp_()).baddbmm_(scores, v_ones[:, k0:k1])
+            rescale = (row_max - reference).exp_()
+            total.mul_(rescale).add_(scores.sum(dim=2, keepdim=True))
+            acc.mul_(rescale).baddbmm_(scores, v[:, k0:k1])
             row_max = new_max
-        total = acc[:, :, d_v:]
         empty = total == 0
-        out[:, q0:q1] = acc[:, :, :d_v] / total.masked_fill(empty, 1.0)
+        out[:, q0:q1] = acc / total.masked_fill(empty, 1.0)
         lse[:, q0:q1] = (row_max + total.log()).masked_fill_(empty, math.inf).squeeze(2)
     return out, lse
 
