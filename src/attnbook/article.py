@@ -7,8 +7,10 @@ a ReLU and then straight into cross-entropy; the output has 30 units while the l
 classes; every training step draws new Gaussian inputs and new random labels; the prose says
 the optimiser is SGD while the code builds Adam.
 
-This module keeps that model so the book can critique it. The ``*_check`` helpers are written
-for *any* classifier, so the same check that fails for ``ArticleAttentionModel`` passes for the
+This module keeps that model so the book can critique it. The checks (``batch_mate_influence``,
+``shuffled_batch_disagreement``, ``scaling_gap``, ``clipped_output_fraction``,
+``impossible_class_fraction``, ``above_chance``, ``optimizer_matches_prose``) work on *any*
+classifier, so the same check that fails for ``ArticleAttentionModel`` passes for the
 corrected model in ``attnbook.models.digit_rows``. The two attention checks need the model to
 expose ``queries_and_keys(x) -> (q (..., n, d_k), k (..., n, d_k))`` and
 ``attention_weights(x) -> (..., n, n)``.
