@@ -276,3 +276,17 @@ BAD_INPUT = [
 def test_bad_input(fn, args, kwargs, error, fragment) -> None:
     with pytest.raises(error, match=fragment):
         fn(*args, **kwargs)
+
+
+def test_notebook_is_executed_in_order_with_outputs() -> None:
+    """nbval only checks stored outputs, so the committed notebook must have been run top to bottom."""
+    import nbformat
+
+    path = db.DEFAULT_OUTPUT.parents[1] / "02b_depth_and_breadth.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1))
+    assert all(
+        cell.outputs for cell in code if "plt.show()" in cell.source or "print(" in cell.source
+    )
+    assert notebook.cells[0].source.startswith("# 2b · Depth and breadth — ")
