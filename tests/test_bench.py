@@ -20,6 +20,7 @@ from attnbook.bench import (
     matmul_gflops,
     peak_memory_bytes,
     run_benchmark,
+    silenced_stderr,
     summary_table,
     time_interleaved,
 )
@@ -49,6 +50,15 @@ def test_peak_memory_sees_a_large_temporary() -> None:
         return float(big.sum())
 
     assert 4_000_000 <= peak_memory_bytes(make_and_drop) < 5_000_000
+
+
+def test_silenced_stderr_restores_the_descriptor(capfd) -> None:
+    import os
+
+    with silenced_stderr():
+        os.write(2, b"hidden")
+    os.write(2, b"shown")
+    assert capfd.readouterr().err == "shown"
 
 
 def test_timing_helpers_return_positive_numbers() -> None:

@@ -14,13 +14,15 @@ Results go to a JSON file and PNG plots.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,7 @@ __all__ = [
     "peak_memory_bytes",
     "plot_results",
     "run_benchmark",
+    "silenced_stderr",
     "summary_table",
     "time_interleaved",
 ]
@@ -160,6 +163,20 @@ def analytic_peak_bytes(
     return elements * batch_heads * BYTES_PER_FLOAT
 
 
+@contextlib.contextmanager
+def silenced_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null (the profiler logs start/stop lines with timestamps)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def peak_memory_bytes(fn: Callable[[], object]) -> int:
     """Peak bytes allocated on the CPU while fn() runs, above what was live before it.
 
@@ -168,7 +185,10 @@ def peak_memory_bytes(fn: Callable[[], object]) -> int:
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with (
+        silenced_stderr(),
+        profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof,
+    ):
         result = fn()
     del result
     events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
@@ -455,7 +475,7 @@ def plot_results(results: dict[str, Any], prefix: str | Path) -> list[Path]:
         fig.suptitle(
             f"attention, d = {results['config']['dim']}, batch × heads = "
             f"{results['config']['batch'] * results['config']['heads']}, "
-            f"{results['machine']['threads']} threads"
+            f"{results['machine']['threads']} thread(s), float32"
         )
         fig.tight_layout()
         path = prefix.with_name(f"{prefix.name}_{suffix}.png")
