@@ -1,4 +1,4 @@
-"""Tests for attnbook.models.vit and attnbook.data.digit_images."""
+"""Tests for attnbook.models.vit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import re
 import pytest
 import torch
 
-from attnbook.data.digit_images import load_digit_images
 from attnbook.models.vit import PixelMLP, TinyViT, ViTBlock, count_parameters, patchify
 
 
@@ -68,16 +67,6 @@ def test_vit_learns_a_tiny_problem() -> None:
     assert (model(images).argmax(-1) == labels).all()
 
 
-def test_load_digit_images_split() -> None:
-    x_train, y_train, x_test, y_test = load_digit_images(0.3, seed=0)
-    assert x_train.shape == (1257, 8, 8) and x_test.shape == (540, 8, 8)
-    assert x_train.dtype == torch.float32 and y_train.dtype == torch.int64
-    assert 0.0 <= x_train.min() and x_train.max() <= 1.0
-    assert torch.bincount(y_test, minlength=10).min() >= 50
-    again = load_digit_images(0.3, seed=0)
-    assert torch.equal(again[0], x_train)
-
-
 BAD_INPUTS = [
     (patchify, (torch.zeros(2, 8, 8, dtype=torch.int64), 2), TypeError, "floating-point"),
     (patchify, (torch.zeros(8, 8), 2), ValueError, "(batch, H, W)"),
@@ -89,9 +78,6 @@ BAD_INPUTS = [
     (lambda: PixelMLP(64)(torch.zeros(2, 7, 7)), (), ValueError, "64 values"),
     (ViTBlock, (8, 2, 16, 1.5), ValueError, "dropout"),
     (count_parameters, ("model",), TypeError, "nn.Module"),
-    (load_digit_images, (1.5,), ValueError, "test_fraction"),
-    (load_digit_images, ("0.3",), TypeError, "test_fraction"),
-    (load_digit_images, (0.3, -1), ValueError, "seed"),
 ]
 
 
