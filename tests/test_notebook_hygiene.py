@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 IGNORE_MARKER = "# NBVAL_IGNORE_OUTPUT"
-TIMING_WORDS = re.compile(r"perf_counter|timeit|bench|Timer|profiler|_time\b|elapsed|seconds|wall|__version__")
+TIMING_WORDS = re.compile(
+    r"perf_counter|timeit|bench|Timer|profiler|_time\b|elapsed|seconds|wall|__version__"
+)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
