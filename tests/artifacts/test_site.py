@@ -90,14 +90,15 @@ def _visit(browser, url: str, screenshot: Path):
     page.on(
         "response", lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 400 else None
     )
+    page.set_default_timeout(90_000)
     page.goto(url, wait_until="load")
     page.wait_for_function(
         "() => !window.MathJax || !MathJax.startup || !MathJax.startup.promise"
         " || MathJax.startup.promise.then(() => true)",
-        timeout=30_000,
+        timeout=90_000,
     )
     if page.locator("pre.mermaid, div.mermaid").count():
-        page.wait_for_selector(".mermaid svg", timeout=30_000)
+        page.wait_for_selector(".mermaid svg", timeout=90_000)
     page.wait_for_load_state("networkidle")
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(screenshot), full_page=True)
@@ -152,7 +153,7 @@ def test_search_works_offline(browser, base_url):
     context = browser.new_context()
     page = context.new_page()
     page.goto(urljoin(base_url, "search.html?q=softmax"), wait_until="load")
-    page.wait_for_selector("#search-results li", timeout=30_000)
+    page.wait_for_selector("#search-results li", timeout=90_000)
     assert page.locator("#search-results li").count() >= 1
     context.close()
 
