@@ -1,0 +1,80 @@
+"""The input-check helpers every public function relies on: they pass good input, name bad input.
+
+| helper | bad input tried | expected |
+|---|---|---|
+| require_float_tensor | a list; an int64 tensor | TypeError naming the type / dtype |
+| require_min_dims | a 1-D tensor where 2 dims are needed | ValueError naming the shape |
+| require_finite | NaN; -inf | ValueError naming the shape |
+| require_positive | 0; -1; inf; NaN; a string; True | ValueError / TypeError naming the value |
+| require_positive_int | 0; 2.0; True | ValueError / TypeError |
+| check_mask | float mask; mask not broadcastable; a list | TypeError / ValueError naming shapes |
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from attnbook.attention import check_mask
+from attnbook.checks import (
+    require_finite,
+    require_float_tensor,
+    require_min_dims,
+    require_positive,
+    require_positive_int,
+)
+
+
+def test_good_input_passes_through():
+    x = torch.ones(2, 3)
+    assert require_float_tensor("x", x) is x
+    require_min_dims("x", x, 2, "(n, d)")
+    require_finite("x", x)
+    assert require_positive("t", 2) == 2.0
+    assert require_positive_int("n", 3) == 3
+    check_mask(None, torch.Size([2, 3]))
+    check_mask(torch.ones(3, dtype=torch.bool), torch.Size([4, 2, 3]))
+
+
+BAD = [
+    ("list", require_float_tensor, ("x", [1.0]), TypeError, "list"),
+    (
+        "int tensor",
+        require_float_tensor,
+        ("x", torch.ones(2, dtype=torch.int64)),
+        TypeError,
+        "int64",
+    ),
+    ("too few dims", require_min_dims, ("x", torch.ones(3), 2, "(n, d)"), ValueError, "(3,)"),
+    ("nan", require_finite, ("x", torch.tensor([1.0, math.nan])), ValueError, "NaN"),
+    ("-inf", require_finite, ("x", torch.tensor([-math.inf])), ValueError, "(1,)"),
+    ("zero", require_positive, ("t", 0), ValueError, "got 0"),
+    ("negative", require_positive, ("t", -1.0), ValueError, "-1.0"),
+    ("inf", require_positive, ("t", math.inf), ValueError, "inf"),
+    ("nan value", require_positive, ("t", math.nan), ValueError, "nan"),
+    ("string", require_positive, ("t", "1"), TypeError, "str"),
+    ("bool", require_positive, ("t", True), TypeError, "bool"),
+    ("int zero", require_positive_int, ("n", 0), ValueError, "got 0"),
+    ("float int", require_positive_int, ("n", 2.0), TypeError, "float"),
+    ("bool int", require_positive_int, ("n", True), TypeError, "bool"),
+    ("float mask", check_mask, (torch.ones(2, 3), torch.Size([2, 3])), TypeError, "float32"),
+    (
+        "mask shape",
+        check_mask,
+        (torch.ones(4, 3, dtype=torch.bool), torch.Size([2, 3])),
+        ValueError,
+        "(4, 3)",
+    ),
+    ("mask list", check_mask, ([[True]], torch.Size([1, 1])), TypeError, "list"),
+]
+
+
+@pytest.mark.parametrize(
+    ("helper", "args", "error", "fragment"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
+)
+def test_bad_input_is_named(helper, args, error, fragment):
+    with pytest.raises(error) as caught:
+        helper(*args)
+    assert fragment in str(caught.value), str(caught.value)
