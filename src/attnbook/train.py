@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from attnbook.checks import require_positive, require_positive_int
 
-__all__ = ["History", "accuracy", "evaluate", "fit", "seed_everything"]
+__all__ = ["History", "accuracy", "count_parameters", "evaluate", "fit", "seed_everything"]
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
@@ -27,6 +27,13 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     return torch.Generator().manual_seed(seed)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable scalars (a count) in any module."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:

@@ -32,7 +32,7 @@ from attnbook.models.attention_only import (
     attention_vote,
     gradient_receptive_field,
 )
-from attnbook.train import seed_everything
+from attnbook.train import count_parameters, seed_everything
 
 __all__ = [
     "CONFIG",
@@ -277,11 +277,6 @@ def run_mqar(
         for w in model.attention
     ]
     return model, {"accuracy": accuracy, "entropy": entropy}
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters of a model."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def focus_sweep(cfg: dict, seed: int) -> dict[str, list[float]]:

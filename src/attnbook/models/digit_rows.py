@@ -16,6 +16,7 @@ from torch import nn
 
 from attnbook.attention import MultiHeadAttention
 from attnbook.checks import require_finite, require_float_tensor, require_positive_int
+from attnbook.train import count_parameters
 
 __all__ = [
     "DigitMLP",
@@ -36,13 +37,6 @@ def _check_images(images: object) -> torch.Tensor:
         )
     require_finite("images", tensor)
     return tensor
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable scalars in model."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 class DigitRowAttention(nn.Module):

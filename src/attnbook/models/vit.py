@@ -13,15 +13,9 @@ from torch import nn
 
 from attnbook.attention import MultiHeadAttention
 from attnbook.checks import require_float_tensor, require_positive_int
+from attnbook.train import count_parameters
 
 __all__ = ["PixelMLP", "TinyViT", "ViTBlock", "count_parameters", "patchify"]
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters (a scalar) of any module."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def _as_images(images: torch.Tensor) -> torch.Tensor:
