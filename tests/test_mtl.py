@@ -115,7 +115,21 @@ def test_model_shapes(net: type) -> None:
     model = net(HEADS)
     logits, ink = model(torch.rand(5, 1, 12, 12))
     assert logits.shape == (5, 10) and ink.shape == (5,)
-    assert len(list(model.shared_parameters())) == 4
+    assert len(list(model.shared_parameters())) == 12  # 3 convs and 3 GroupNorms
+    assert model.last_shared_layer() is model.backbone.stage2[3]
+
+
+def test_most_parameters_are_shared() -> None:
+    # pooled features keep the heads small: the backbone holds most of each network
+    def count(params) -> int:
+        return sum(p.numel() for p in params)
+
+    single, hard = HardSharingNet(HEADS[:1]), HardSharingNet(HEADS + HEADS[:1])
+    for model in (single, hard):
+        assert count(model.shared_parameters()) > 0.65 * count(model.parameters())
+    assert all(count(head.parameters()) < 2500 for head in hard.heads)
+    mtan = MTANNet(HEADS)
+    assert count(mtan.attention_parameters()) < count(mtan.shared_parameters())
 
 
 def test_mtan_masks_are_in_unit_interval() -> None:
@@ -178,7 +192,7 @@ def test_committed_results_come_from_current_config() -> None:
         (name, arch, w, s)
         for name, spec in grid.CONFIG["grid"].items()
         for arch in spec["archs"]
-        for w in grid.CONFIG["weightings"]
+        for w in grid.cell_weightings(spec)
         for s in grid.CONFIG["seeds"]
     }
     assert cells == expected
@@ -235,6 +249,8 @@ BAD_INPUTS = [
     (TaskHead, (4, ("ranking", 3)), ValueError, "head kind"),
     (TaskHead, (4, ("regression", (0.0, 0.0))), ValueError, "std must be > 0"),
     (HardSharingNet, ([],), ValueError, "at least one head"),
+    (HardSharingNet, (HEADS, 12, (16, 32), 0), ValueError, "pool"),
+    (MTANNet, (HEADS, 12, (16, 32), 2, 0), ValueError, "hidden"),
     (MTANNet(HEADS), (torch.rand(2, 3, 12, 12),), ValueError, r"\(B, 1, H, W\)"),
     (HardSharingNet(HEADS), (torch.ones(2, 1, 12, 12, dtype=torch.int64),), TypeError, "floating"),
     (

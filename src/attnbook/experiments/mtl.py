@@ -4,7 +4,10 @@ Task sets on MultiDigits (``attnbook.data.multidigits``):
 
 * ``digits``: left digit and right digit (two classification tasks on the same scale);
 * ``digits+ink``: the same plus the canvas's ink in load_digits grey levels (0-16 per pixel),
-  a regression whose squared error is thousands of times larger than a cross-entropy.
+  a regression whose squared error is thousands of times larger than a cross-entropy;
+* ``digits+ink/sd``: the control: the same three tasks with the ink target standardised
+  (task ``ink_scaled`` = (ink - mean) / std of the training ink), trained with equal weights
+  only; its ink MAE is converted back to grey levels (stored as ``ink``) for Δm%.
 
 Architectures: single-task networks (one per task), hard sharing, MTAN-style attention;
 weightings: equal, uncertainty, DWA, GradNorm, PCGrad. Every cell is run for each seed; the
@@ -29,7 +32,16 @@ from attnbook.models.multitask import HardSharingNet, MTANNet
 from attnbook.mtl import WEIGHTINGS, Task, delta_m, evaluate_tasks, train_multitask
 from attnbook.train import seed_everything
 
-__all__ = ["CONFIG", "DEFAULT_OUT", "load_task_data", "main", "run_cell", "run_grid"]
+__all__ = [
+    "CONFIG",
+    "DEFAULT_OUT",
+    "cell_weightings",
+    "load_task_data",
+    "main",
+    "metric_name",
+    "run_cell",
+    "run_grid",
+]
 
 DEFAULT_OUT = Path(__file__).resolve().parents[3] / "book" / "data" / "mtl.json"
 
@@ -39,8 +51,10 @@ CONFIG: dict[str, Any] = {
     "n_test": 1000,
     "canvas": 12,
     "channels": [16, 32],
-    "epochs": 8,
-    "batch_size": 128,
+    "pool": 2,
+    "head_hidden": 16,
+    "epochs": 10,
+    "batch_size": 64,
     "lr": 0.002,
     "weight_lr": 0.025,
     "gradnorm_alpha": 1.5,
@@ -49,6 +63,11 @@ CONFIG: dict[str, Any] = {
     "grid": {
         "digits": {"tasks": ["left", "right"], "archs": ["hard"]},
         "digits+ink": {"tasks": ["left", "right", "ink"], "archs": ["hard", "mtan"]},
+        "digits+ink/sd": {
+            "tasks": ["left", "right", "ink_scaled"],
+            "archs": ["hard", "mtan"],
+            "weightings": ["equal"],
+        },
     },
     "weightings": list(WEIGHTINGS),
 }
@@ -57,7 +76,18 @@ TASKS: dict[str, Task] = {
     "left": Task("left", "classification"),
     "right": Task("right", "classification"),
     "ink": Task("ink", "regression"),
+    "ink_scaled": Task("ink_scaled", "regression"),
 }
+
+
+def metric_name(task: str) -> str:
+    """The metric a task is scored by: 'ink_scaled' is scored as 'ink' (grey levels)."""
+    return "ink" if task == "ink_scaled" else task
+
+
+def cell_weightings(spec: dict[str, Any], config: dict[str, Any] = CONFIG) -> list[str]:
+    """The weightings one task set of the grid runs (its own list, else the config's)."""
+    return list(spec.get("weightings", config["weightings"]))
 
 
 def load_task_data(
@@ -69,10 +99,14 @@ def load_task_data(
         x, left, right = make_multidigits(name, config["data_seed"], n=n, canvas=config["canvas"])
         split[name] = {"x": x, "left": left, "right": right, "ink": x.sum(dim=(1, 2, 3)) * 16}
     ink = split["train"]["ink"]
+    mean, std = ink.mean().item(), ink.std().item()
+    for name in split:
+        split[name]["ink_scaled"] = (split[name]["ink"] - mean) / std
     heads = {
         "left": ("classification", 10),
         "right": ("classification", 10),
-        "ink": ("regression", (ink.mean().item(), ink.std().item())),
+        "ink": ("regression", (mean, std)),
+        "ink_scaled": ("regression", (0.0, 1.0)),
     }
     return split["train"], split["test"], heads
 
@@ -88,7 +122,11 @@ def run_cell(
     epochs: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Train one architecture ('hard' or 'mtan') with one weighting; test metrics and history."""
+    """Train one architecture ('hard' or 'mtan') with one weighting; test metrics and history.
+
+    Metrics are keyed by ``metric_name``: an ``ink_scaled`` task's MAE is reported as ``ink``,
+    in grey levels (times the training ink's std).
+    """
     if arch not in ("hard", "mtan"):
         raise ValueError(f"arch must be 'hard' or 'mtan', got {arch!r}")
     train, test, heads = data
@@ -96,7 +134,11 @@ def run_cell(
     seed_everything(seed)
     net = HardSharingNet if arch == "hard" else MTANNet
     model = net(
-        [heads[n] for n in task_names], canvas=config["canvas"], channels=tuple(config["channels"])
+        [heads[n] for n in task_names],
+        canvas=config["canvas"],
+        channels=tuple(config["channels"]),
+        pool=config["pool"],
+        hidden=config["head_hidden"],
     )
     history = train_multitask(
         model,
@@ -115,6 +157,8 @@ def run_cell(
         description=f"{arch}/{weighting}",
     )
     metrics = evaluate_tasks(model, test["x"], [test[n] for n in task_names], tasks)
+    if "ink_scaled" in metrics:
+        metrics["ink"] = metrics.pop("ink_scaled") * heads["ink"][1][1]
     return {
         "metrics": metrics,
         "history": history.records,
@@ -131,9 +175,9 @@ def run_grid(config: dict[str, Any] = CONFIG, progress: bool = True) -> dict[str
         for seed in config["seeds"]
         for task_set, spec in config["grid"].items()
         for arch in spec["archs"]
-        for weighting in config["weightings"]
+        for weighting in cell_weightings(spec, config)
     ]
-    all_tasks = sorted({t for spec in config["grid"].values() for t in spec["tasks"]})
+    all_tasks = sorted({metric_name(t) for spec in config["grid"].values() for t in spec["tasks"]})
     singles = [(task, seed) for seed in config["seeds"] for task in all_tasks]
     bar = tqdm(total=len(cells) + len(singles), desc="mtl grid", disable=not progress)
     baselines: dict[str, dict[str, float]] = {}
@@ -146,7 +190,8 @@ def run_grid(config: dict[str, Any] = CONFIG, progress: bool = True) -> dict[str
         start = time.perf_counter()
         tasks = config["grid"][task_set]["tasks"]
         result = run_cell(arch, weighting, tasks, seed, data, config)
-        base = {t: baselines[str(seed)][t] for t in tasks}
+        names = [metric_name(t) for t in tasks]
+        base = {t: baselines[str(seed)][t] for t in names}
         rows.append(
             {
                 "task_set": task_set,
@@ -155,7 +200,9 @@ def run_grid(config: dict[str, Any] = CONFIG, progress: bool = True) -> dict[str
                 "seed": seed,
                 "metrics": result["metrics"],
                 "delta_m": delta_m(
-                    result["metrics"], base, {t: TASKS[t].higher_is_better for t in tasks}
+                    result["metrics"],
+                    base,
+                    {metric_name(t): TASKS[t].higher_is_better for t in tasks},
                 ),
                 "weights": {
                     t: [record[f"weight/{t}"] for record in result["history"]] for t in tasks
