@@ -26,6 +26,7 @@ __all__ = [
     "additive_score",
     "causal_mask",
     "check_mask",
+    "check_qkv",
     "dot_score",
     "general_score",
     "masked_softmax",
@@ -57,6 +58,43 @@ def _check_query_key(q: torch.Tensor, k: torch.Tensor) -> None:
         raise ValueError(
             f"batch dimensions of q {tuple(q.shape)} and k {tuple(k.shape)} do not broadcast"
         ) from None
+
+
+def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Size:
+    """Validate q (..., n_q, d_k), k (..., n_k, d_k), v (..., n_k, d_v); return the batch shape."""
+    require_float_tensor("q", q)
+    require_float_tensor("k", k)
+    require_float_tensor("v", v)
+    require_min_dims("q", q, 2, "(..., n_q, d_k)")
+    require_min_dims("k", k, 2, "(..., n_k, d_k)")
+    require_min_dims("v", v, 2, "(..., n_k, d_v)")
+    if not q.dtype == k.dtype == v.dtype:
+        raise TypeError(
+            f"q, k and v must share a dtype, got q {q.dtype}, k {k.dtype} and v {v.dtype}"
+        )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must have the same last dimension d_k, got q {tuple(q.shape)} "
+            f"and k {tuple(k.shape)}"
+        )
+    if v.shape[-2] != k.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of positions n_k, got k {tuple(k.shape)} "
+            f"and v {tuple(v.shape)}"
+        )
+    for name, tensor in (("q", q), ("k", k), ("v", v)):
+        if tensor.numel() == 0:
+            raise ValueError(f"{name} is empty: shape {tuple(tensor.shape)}")
+    try:
+        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"batch dimensions of q {tuple(q.shape)}, k {tuple(k.shape)} and v {tuple(v.shape)} "
+            "do not broadcast"
+        ) from None
+    for name, tensor in (("q", q), ("k", k), ("v", v)):
+        require_finite(name, tensor)
+    return batch
 
 
 def dot_score(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -184,27 +222,7 @@ def scaled_dot_product_attention(
     `scale` defaults to 1/√d_k. `mask` is bool, broadcastable to (..., n_q, n_k), True = may attend;
     a query with no key to attend to gets zero weights and a zero output.
     """
-    _check_query_key(q, k)
-    require_float_tensor("v", v)
-    require_min_dims("v", v, 2, "(..., n_k, d_v)")
-    if v.dtype != q.dtype:
-        raise TypeError(f"v must have the dtype of q and k ({q.dtype}), got {v.dtype}")
-    if v.shape[-2] != k.shape[-2]:
-        raise ValueError(
-            f"k and v must have the same number of positions n_k, got k {tuple(k.shape)} "
-            f"and v {tuple(v.shape)}"
-        )
-    if v.numel() == 0:
-        raise ValueError(f"v is empty: shape {tuple(v.shape)}")
-    try:
-        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            f"batch dimensions of q {tuple(q.shape)}, k {tuple(k.shape)} and v {tuple(v.shape)} "
-            "do not broadcast"
-        ) from None
-    for name, tensor in (("q", q), ("k", k), ("v", v)):
-        require_finite(name, tensor)
+    check_qkv(q, k, v)
     temperature = require_positive("temperature", temperature)
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])

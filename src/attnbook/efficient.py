@@ -20,11 +20,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from attnbook.attention import check_mask, masked_softmax
+from attnbook.attention import check_mask, check_qkv, masked_softmax
 from attnbook.checks import (
-    require_finite,
     require_float_tensor,
-    require_min_dims,
     require_positive,
     require_positive_int,
 )
@@ -44,43 +42,6 @@ __all__ = [
 # (4, 256, 256) float32 score tile is 1 MiB. Chapter 9c's first exercise repeats the sweep.
 DEFAULT_BLOCK_Q = 256
 DEFAULT_BLOCK_K = 256
-
-
-def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Size:
-    """Validate q (..., n_q, d_k), k (..., n_k, d_k), v (..., n_k, d_v); return the batch shape."""
-    require_float_tensor("q", q)
-    require_float_tensor("k", k)
-    require_float_tensor("v", v)
-    require_min_dims("q", q, 2, "(..., n_q, d_k)")
-    require_min_dims("k", k, 2, "(..., n_k, d_k)")
-    require_min_dims("v", v, 2, "(..., n_k, d_v)")
-    if not q.dtype == k.dtype == v.dtype:
-        raise TypeError(
-            f"q, k and v must share a dtype, got q {q.dtype}, k {k.dtype} and v {v.dtype}"
-        )
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k must have the same last dimension d_k, got q {tuple(q.shape)} "
-            f"and k {tuple(k.shape)}"
-        )
-    if v.shape[-2] != k.shape[-2]:
-        raise ValueError(
-            f"k and v must have the same number of positions n_k, got k {tuple(k.shape)} "
-            f"and v {tuple(v.shape)}"
-        )
-    for name, tensor in (("q", q), ("k", k), ("v", v)):
-        if tensor.numel() == 0:
-            raise ValueError(f"{name} is empty: shape {tuple(tensor.shape)}")
-    try:
-        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            f"batch dimensions of q {tuple(q.shape)}, k {tuple(k.shape)} and v {tuple(v.shape)} "
-            "do not broadcast"
-        ) from None
-    for name, tensor in (("q", q), ("k", k), ("v", v)):
-        require_finite(name, tensor)
-    return batch
 
 
 def _flatten(x: torch.Tensor, batch: torch.Size) -> torch.Tensor:
@@ -254,7 +215,7 @@ def chunked_attention(
     returned) plus `causal` (query i sees keys 0..i, as torch's is_causal; combined with `mask`
     by AND) and the tile sizes. Never holds more than one (batch, block_q, block_k) score tile.
     """
-    batch = _check_qkv(q, k, v)
+    batch = check_qkv(q, k, v)
     temperature = require_positive("temperature", temperature)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else require_positive("scale", scale)
     if not isinstance(causal, bool):
@@ -305,7 +266,7 @@ def windowed_attention(
     Equals `scaled_dot_product_attention(q, k, v, window_mask(n, window))` but costs
     O(n · (block + window)) time and memory instead of O(n²).
     """
-    batch = _check_qkv(q, k, v)
+    batch = check_qkv(q, k, v)
     window = require_positive_int("window", window)
     block = require_positive_int("block", block)
     temperature = require_positive("temperature", temperature)
@@ -350,7 +311,7 @@ def linear_attention(
     Costs O(n · d_k · d_v) instead of O(n² · d). With `causal`, query i sums keys 0..i (needs
     n_q == n_k); it runs over chunks of `chunk` positions carrying the running sums.
     """
-    batch = _check_qkv(q, k, v)
+    batch = check_qkv(q, k, v)
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
     if not callable(feature_map):
