@@ -34,6 +34,7 @@ from attnbook.checks import (
     require_positive,
     require_positive_int,
 )
+from attnbook.seeding import torch_generator
 
 __all__ = [
     "ARTICLE_BATCH_SIZE",
@@ -167,7 +168,7 @@ def train_article_model(
     require_positive_int("batch_size", batch_size)
     require_positive("lr", lr)
     input_dim = getattr(model, "input_dim", ARTICLE_INPUT_DIM)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch_generator(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     criterion = nn.CrossEntropyLoss()
     losses = []
@@ -227,7 +228,7 @@ def shuffled_batch_disagreement(
     require_float_tensor("inputs", inputs)
     if inputs.dim() < 1 or len(inputs) < 2:
         raise ValueError(f"inputs need at least 2 rows to shuffle, got {tuple(inputs.shape)}")
-    order = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(seed))
+    order = torch.randperm(len(inputs), generator=torch_generator(seed))
     in_order = batched_predictions(model, inputs, batch_size)
     shuffled = torch.empty_like(in_order)
     shuffled[order] = batched_predictions(model, inputs[order], batch_size)

@@ -41,6 +41,7 @@ from attnbook.efficient import (
     linear_attention,
     windowed_attention,
 )
+from attnbook.seeding import torch_generator
 
 __all__ = [
     "EXACT_METHODS",
@@ -324,7 +325,7 @@ def run_benchmark(
     started = time.perf_counter()
     machine_gflops = matmul_gflops(matmul_size, repeats=max(3, repeats), threads=threads)
     records: list[dict[str, Any]] = []
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch_generator(seed)
     for n in sizes:
         q, k, v = (torch.randn(batch, heads, n, dim, generator=generator) for _ in range(3))
         exact = chunked_attention(q.double(), k.double(), v.double()).float()

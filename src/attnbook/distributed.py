@@ -32,6 +32,7 @@ from attnbook.checks import require_positive_int
 from attnbook.data.multidigits import make_multidigits
 from attnbook.models.multitask import HardSharingNet
 from attnbook.mtl import Task, train_multitask
+from attnbook.seeding import manual_seed
 
 __all__ = ["MultiTaskDDP", "main", "single_process_losses", "spawn_losses", "worker_losses"]
 
@@ -59,7 +60,7 @@ def _setup(steps: int, global_batch: int, world_size: int) -> tuple[torch.Tensor
 
 
 def _model(seed: int) -> HardSharingNet:
-    torch.manual_seed(seed)
+    manual_seed(seed)
     return HardSharingNet([("classification", 10), ("classification", 10)])
 
 

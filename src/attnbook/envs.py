@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from attnbook.checks import require_positive_int
+from attnbook.seeding import torch_generator
 
 __all__ = ["Observation", "TargetPickEnv"]
 
@@ -61,7 +62,7 @@ class TargetPickEnv:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         self.n_items, self.n_targets = n_items, n_targets
         self.n_colors, self.n_shapes, self.noise_dims = n_colors, n_shapes, noise_dims
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch_generator(seed)
         self._targets: torch.Tensor | None = None
         self._obs: Observation | None = None
         self._steps = 0

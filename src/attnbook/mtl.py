@@ -35,6 +35,7 @@ from attnbook.checks import (
     require_positive,
     require_positive_int,
 )
+from attnbook.seeding import torch_generator
 
 __all__ = [
     "WEIGHTINGS",
@@ -308,7 +309,7 @@ def train_multitask(
     weight_optimizer = (
         torch.optim.Adam(extra.parameters(), lr=weight_lr) if extra is not None else None
     )
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch_generator(seed)
     regression = [task.kind == "regression" for task in tasks]
     history = MTLHistory()
     epoch_losses: list[torch.Tensor] = []

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from attnbook.checks import require_positive, require_positive_int
+from attnbook.seeding import seed_everything, torch_generator
 
 __all__ = ["History", "accuracy", "count_parameters", "evaluate", "fit", "seed_everything"]
-
-
-def seed_everything(seed: int = 0) -> torch.Generator:
-    """Seed Python, NumPy and torch (and make torch deterministic); return a seeded torch.Generator."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
-    return torch.Generator().manual_seed(seed)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -118,7 +104,7 @@ def fit(
 
     loss_fn = cross_entropy if loss_fn is None else loss_fn
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch_generator(seed)
     history = History()
     bar = tqdm(range(1, epochs + 1), desc=description, disable=not progress, leave=False)
     for epoch in bar:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from attnbook.checks import require_positive_int
+from attnbook.seeding import torch_generator
 
 __all__ = ["make_colour_sums"]
 
@@ -24,7 +25,7 @@ def make_colour_sums(
     require_positive_int("length", length)
     if length < 2:
         raise ValueError(f"length must be >= 2 so a row can hold both colours, got {length}")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch_generator(seed)
     red = torch.rand(n, length, generator=generator) < 0.5
     red[:, 0] = True
     red[:, 1] = False

@@ -13,10 +13,10 @@ import re
 import string
 from collections.abc import Callable
 
-import numpy as np
 import torch
 
 from attnbook.checks import require_positive_int
+from attnbook.seeding import numpy_rng
 
 __all__ = [
     "FORMATS",
@@ -191,7 +191,7 @@ def make_date_splits(
             f"{num_train} + {num_test} pairs need more distinct days than the {num_days} "
             f"between {first_year} and {last_year}"
         )
-    rng = np.random.default_rng(seed)
+    rng = numpy_rng(seed)
     offsets = rng.choice(num_days, num_train + num_test, replace=False)
     names = sorted(FORMATS)
     formats = rng.choice(len(names), num_train + num_test)

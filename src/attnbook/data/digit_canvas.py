@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from attnbook.checks import require_positive_int
+from attnbook.seeding import numpy_rng
 
 __all__ = ["SLOTS", "make_digit_canvases"]
 
@@ -32,7 +33,7 @@ def _scans() -> tuple[np.ndarray, np.ndarray]:
 def _pool(split: str, seed: int) -> np.ndarray:
     """Indices of the scans in one split's pool."""
     _, labels = _scans()
-    rng = np.random.default_rng([seed, 70])
+    rng = numpy_rng([seed, 70])
     parts = []
     for digit in range(10):
         members = rng.permutation(np.flatnonzero(labels == digit))
@@ -51,7 +52,7 @@ def make_digit_canvases(split: str, n: int, seed: int = 0) -> tuple[torch.Tensor
     images, labels = _scans()
     pool = _pool(split, seed)
     by_class = [pool[labels[pool] == d] for d in range(10)]
-    rng = np.random.default_rng([seed, 1 if split == "train" else 2, n])
+    rng = numpy_rng([seed, 1 if split == "train" else 2, n])
     classes = np.stack([rng.permutation(10)[:3] for _ in range(n)])
     canvases = np.zeros((n, 8, 24), dtype=np.float32)
     for i, row in enumerate(classes):

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from attnbook.checks import require_float_tensor
+from attnbook.seeding import numpy_rng
 
 __all__ = [
     "NUM_CLASSES",
@@ -91,7 +92,7 @@ def load_digit_splits(
             f"{val_fraction} + {test_fraction}"
         )
     images, labels = digit_arrays()
-    rng = np.random.default_rng(seed)
+    rng = numpy_rng(seed)
     parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
     for digit in range(NUM_CLASSES):
         members = rng.permutation(np.flatnonzero(labels == digit))

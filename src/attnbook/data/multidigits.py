@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from attnbook.checks import require_positive_int
+from attnbook.seeding import numpy_rng
 
 __all__ = [
     "DEFAULT_SIZES",
@@ -70,7 +71,7 @@ def source_pools(seed: int = 0) -> dict[str, np.ndarray]:
     """Disjoint index pools into `digit_sources()` per split: {'train': (~1078,), 'val', 'test'}."""
     _check_seed(seed)
     _, labels = digit_sources()
-    rng = np.random.default_rng(seed)
+    rng = numpy_rng(seed)
     pools: dict[str, list[np.ndarray]] = {split: [] for split in SPLITS}
     for digit in range(10):
         members = rng.permutation(np.flatnonzero(labels == digit))
@@ -108,7 +109,7 @@ def make_multidigits(
     images, labels = digit_sources()
     pool = source_pools(seed)[split]
     by_class = [pool[labels[pool] == digit] for digit in range(10)]
-    rng = np.random.default_rng([seed, SPLITS.index(split), n, canvas])
+    rng = numpy_rng([seed, SPLITS.index(split), n, canvas])
     left = rng.permutation(np.arange(n) % 10)
     right = rng.permutation(np.arange(n) % 10)
     left_src = np.array([rng.choice(by_class[d]) for d in left])

@@ -14,11 +14,11 @@ a **content**. Both are done by letting the words attend over the image patches.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from attnbook.checks import require_positive_int
 from attnbook.data.digit_canvas import make_digit_canvases
+from attnbook.seeding import numpy_rng
 
 __all__ = [
     "ANSWERS",
@@ -106,7 +106,7 @@ def make_queries(
         raise ValueError("slot labels must lie in 0..9")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    rng = np.random.default_rng([seed, 8])
+    rng = numpy_rng([seed, 8])
     phrases, answers, kinds = [], [], []
     for row in slots.tolist():
         side = int(rng.integers(3))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from attnbook.checks import require_float_tensor, require_positive, require_positive_int
+from attnbook.seeding import torch_generator
 
 __all__ = ["make_regression_1d", "wavy_curve"]
 
@@ -28,7 +29,7 @@ def make_regression_1d(
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or noise < 0:
         raise ValueError(f"noise must be a number >= 0, got {noise!r}")
     require_positive("high - low", float(high) - float(low))
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch_generator(seed)
     x, _ = torch.sort(low + (high - low) * torch.rand(n, generator=generator, dtype=torch.float64))
     y = wavy_curve(x) + noise * torch.randn(n, generator=generator, dtype=torch.float64)
     return x, y

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from attnbook.checks import require_positive_int
+from attnbook.seeding import numpy_rng
 
 __all__ = ["PAD", "Sessions", "leave_last_out", "make_sessions", "pad_left"]
 
@@ -82,7 +83,7 @@ def make_sessions(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
 
-    rng = np.random.default_rng(seed)
+    rng = numpy_rng(seed)
     size = num_items // num_clusters
     item_cluster = np.repeat(np.arange(num_clusters), size)
     members = [np.arange(c * size, (c + 1) * size) for c in range(num_clusters)]

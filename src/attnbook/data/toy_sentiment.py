@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from attnbook.checks import require_positive_int
+from attnbook.seeding import numpy_rng
 
 __all__ = ["CLS", "PAD", "SentimentVocab", "make_toy_sentiment"]
 
@@ -49,7 +50,7 @@ def make_toy_sentiment(
     vocab = SentimentVocab() if vocab is None else vocab
     if not isinstance(vocab, SentimentVocab):
         raise TypeError(f"vocab must be a SentimentVocab, got {type(vocab).__name__}")
-    rng = np.random.default_rng([seed, 9])
+    rng = numpy_rng([seed, 9])
     tokens = rng.integers(vocab.neutral.start, vocab.neutral.stop, size=(n, length))
     relevant = np.zeros((n, length), dtype=bool)
     labels = rng.integers(0, 2, size=n)

@@ -32,6 +32,7 @@ from attnbook.models.attention_only import (
     attention_vote,
     gradient_receptive_field,
 )
+from attnbook.seeding import torch_generator
 from attnbook.train import count_parameters, seed_everything
 
 __all__ = [
@@ -139,7 +140,7 @@ def train_steps(
     require_positive("lr", lr)
     if not callable(make_batch):
         raise TypeError(f"make_batch must be callable, got {type(make_batch).__name__}")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch_generator(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     losses = []
     model.train()
@@ -181,7 +182,7 @@ def _train_and_score(
         progress=progress,
         description=description,
     )
-    held_out = make_batch(cfg["eval_size"], torch.Generator().manual_seed(10_000 + seed))
+    held_out = make_batch(cfg["eval_size"], torch_generator(10_000 + seed))
     return _evaluate(model, held_out)
 
 
@@ -236,7 +237,7 @@ def run_reach(
         return make_first_token_batch(size, cfg["length"], cfg["vocab_size"], generator=generator)
 
     _train_and_score(model, batch, seed, cfg, progress, f"reach L={num_layers} W={window}")
-    tokens, targets = batch(cfg["eval_size"], torch.Generator().manual_seed(10_000 + seed))
+    tokens, targets = batch(cfg["eval_size"], torch_generator(10_000 + seed))
     with torch.no_grad():
         hits = (model(tokens).argmax(dim=-1) == targets).float().mean(dim=0)
     return model, [round(float(h), 4) for h in hits[1:]]
@@ -281,7 +282,7 @@ def run_mqar(
 
 def focus_sweep(cfg: dict, seed: int) -> dict[str, list[float]]:
     """Accuracy of attention_vote at each temperature on the exact-lookup and the voting task."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch_generator(seed)
     common = (cfg["eval_size"], cfg["num_items"], cfg["dim"], cfg["num_classes"])
     exact = make_exact_lookup(
         *common, noise=cfg["exact_noise"], similarity=cfg["exact_similarity"], generator=generator

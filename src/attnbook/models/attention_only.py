@@ -22,6 +22,7 @@ from attnbook.checks import (
     require_positive,
     require_positive_int,
 )
+from attnbook.seeding import torch_generator
 
 __all__ = [
     "AttentionOnlyTransformer",
@@ -134,7 +135,7 @@ def input_gradient_norms(
     position = length - 1 if position is None else position
     if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < length:
         raise ValueError(f"position must be an int in [0, {length}), got {position!r}")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch_generator(seed)
     tokens = torch.randint(0, model.vocab_size, (1, length), generator=generator)
     x = model.embed(tokens).detach().requires_grad_(True)
     probe = torch.randn(model.vocab_size, generator=generator)

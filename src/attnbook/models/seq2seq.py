@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from attnbook.attention import AdditiveScore, masked_softmax
 from attnbook.checks import require_positive, require_positive_int
+from attnbook.seeding import torch_generator
 
 __all__ = ["Seq2Seq", "exact_match", "train_seq2seq"]
 
@@ -194,7 +195,7 @@ def train_seq2seq(
     require_positive("lr", lr)
     require_positive("clip", clip)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch_generator(seed)
     losses = []
     model.train()
     bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
