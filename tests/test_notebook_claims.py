@@ -15,7 +15,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from prose_numbers import measured_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
