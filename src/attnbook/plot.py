@@ -13,7 +13,8 @@ __all__ = ["curves", "heatmap", "use_book_style"]
 
 
 def use_book_style() -> None:
-    """Apply the book's matplotlib defaults (size, dpi, grid, fonts)."""
+    """Apply the book's matplotlib defaults (size, dpi, grid, fonts); 2x PNGs in a notebook."""
+    _use_high_density_png()
     plt.rcParams.update(
         {
             "figure.figsize": (6.4, 4.0),
@@ -27,6 +28,17 @@ def use_book_style() -> None:
             "image.cmap": "viridis",
         }
     )
+
+
+def _use_high_density_png() -> None:
+    """In IPython, show figures as PNGs at twice the pixels, displayed at their natural size."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # the package is used without IPython: nothing to do
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
 
 
 def _as_matrix(values: torch.Tensor | np.ndarray) -> np.ndarray:
