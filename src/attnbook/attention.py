@@ -216,11 +216,13 @@ def scaled_dot_product_attention(
     *,
     scale: float | None = None,
     temperature: float = 1.0,
+    bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """softmax(scale · q kᵀ / temperature) v: returns output (..., n_q, d_v) and weights (..., n_q, n_k).
+    """softmax(scale · q kᵀ / temperature + bias) v: output (..., n_q, d_v), weights (..., n_q, n_k).
 
     `scale` defaults to 1/√d_k. `mask` is bool, broadcastable to (..., n_q, n_k), True = may attend;
-    a query with no key to attend to gets zero weights and a zero output.
+    a query with no key to attend to gets zero weights and a zero output. `bias` (optional, float,
+    broadcastable to (..., n_q, n_k)) is added to the scores, e.g. ALiBi's distance penalty.
     """
     check_qkv(q, k, v)
     temperature = require_positive("temperature", temperature)
@@ -229,6 +231,19 @@ def scaled_dot_product_attention(
     else:
         scale = require_positive("scale", scale)
     scores = (q @ k.transpose(-2, -1)) * (scale / temperature)
+    if bias is not None:
+        require_float_tensor("bias", bias)
+        try:
+            broadcast = torch.broadcast_shapes(bias.shape, scores.shape)
+        except RuntimeError:
+            broadcast = None
+        if broadcast != scores.shape:
+            raise ValueError(
+                f"bias of shape {tuple(bias.shape)} does not broadcast to the scores' shape "
+                f"(..., n_q, n_k) = {tuple(scores.shape)}"
+            )
+        require_finite("bias", bias)
+        scores = scores + bias
     weights = masked_softmax(scores, mask)
     return weights @ v, weights
 

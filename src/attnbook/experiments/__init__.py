@@ -7,4 +7,5 @@ chapters load and plot.
 EXPERIMENTS: dict[str, str] = {
     "depth-breadth": "attnbook.experiments.depth_breadth",
     "mtl": "attnbook.experiments.mtl",
+    "transformer": "attnbook.experiments.transformer",
 }
