@@ -19,10 +19,13 @@ from attnbook.bench import (
     make_method,
     matmul_gflops,
     peak_memory_bytes,
+    print_summary,
+    ratio_spread,
     run_benchmark,
     silenced_stderr,
     summary_table,
     time_interleaved,
+    time_ratio,
 )
 
 
@@ -66,6 +69,13 @@ def test_timing_helpers_return_positive_numbers() -> None:
     assert set(times) == {"a", "b"} and all(len(t) == 3 for t in times.values())
     assert all(t > 0 for ts in times.values() for t in ts)
     assert matmul_gflops(64, repeats=2) > 0
+    batched = time_interleaved({"a": lambda: torch.ones(10).sum()}, 2, number=5)
+    assert len(batched["a"]) == 2 and min(batched["a"]) > 0
+
+
+def test_ratio_spread_pairs_the_rounds() -> None:
+    spread = ratio_spread([2.0, 4.0, 3.0], [1.0, 1.0, 2.0])
+    assert spread == {"median": 3.0, "low": 1.5, "high": 4.0, "rounds": 3}
 
 
 def test_run_benchmark_tiny_records_everything() -> None:
@@ -91,7 +101,26 @@ def test_run_benchmark_tiny_records_everything() -> None:
             assert row["max_error"] < 1e-5
     (summary,) = summary_table(results)
     assert summary["n"] == 64 and summary["time_chunked_over_sdpa"] > 0
+    assert (
+        summary["time_chunked_over_sdpa_low"]
+        <= summary["time_chunked_over_sdpa"]
+        <= summary["time_chunked_over_sdpa_high"]
+    )
+    spread = time_ratio(results, "chunked", "sdpa", 64, "forward+backward")
+    assert spread["rounds"] == 1 and spread["low"] == spread["high"] > 0
+    with pytest.raises(ValueError, match="no forward record"):
+        time_ratio(results, "chunked", "sdpa", 128)
     json.dumps(results)  # JSON-ready
+
+
+def test_print_summary_names_no_file_and_no_nan(capsys) -> None:
+    results = run_benchmark(
+        [32], repeats=2, heads=1, dim=8, window=8, matmul_size=32, train_methods=(), progress=False
+    )
+    print_summary(results)
+    text = capsys.readouterr().out
+    assert "matmul:" in text and "time_chunked_over_sdpa=" in text
+    assert "nan" not in text and "wrote" not in text
 
 
 def test_main_writes_json_and_plots(tmp_path) -> None:
@@ -127,6 +156,10 @@ BAD_INPUTS = [
     (matmul_gflops, (0,), {}, ValueError, "size must be >= 1"),
     (time_interleaved, ({}, 3), {}, ValueError, "at least one function"),
     (time_interleaved, ({"a": print}, 0), {}, ValueError, "repeats must be >= 1"),
+    (time_interleaved, ({"a": print}, 1), {"number": 0}, ValueError, "number must be >= 1"),
+    (ratio_spread, ([1.0], [1.0, 2.0]), {}, ValueError, "one length"),
+    (ratio_spread, ([], []), {}, ValueError, "non-empty"),
+    (ratio_spread, ([1.0], [0.0]), {}, ValueError, "positive"),
     (run_benchmark, ([],), {}, ValueError, "at least one sequence length"),
     (run_benchmark, ([8],), {"methods": ("flash",)}, ValueError, "unknown method"),
     (run_benchmark, ([8],), {"train_methods": ("linear",)}, ValueError, "no training benchmark"),

@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from attnbook.attention import causal_mask, scaled_dot_product_attention, window_mask
 from attnbook.bench import peak_memory_bytes
 from attnbook.efficient import (
+    CausalAttentionLM,
+    CausalSelfAttention,
     chunked_attention,
     elu_feature_map,
     linear_attention,
@@ -161,6 +163,53 @@ def test_linear_attention_with_a_softmax_like_feature_map_is_not_softmax() -> No
     assert elu_feature_map(torch.tensor([-5.0, 0.0, 2.0])).min() > 0
 
 
+@pytest.mark.parametrize("mixer", ["softmax", "linear"])
+def test_causal_self_attention_is_causal_and_uses_its_mixer(mixer: str) -> None:
+    torch.manual_seed(0)
+    layer = CausalSelfAttention(8, 2, mixer=mixer).double()
+    x = torch.randn(3, 10, 8, dtype=torch.float64)
+    out = layer(x)
+    assert out.shape == (3, 10, 8)
+    changed = x.clone()
+    changed[:, 6:] += 1.0  # later positions must not move earlier outputs
+    torch.testing.assert_close(layer(changed)[:, :6], out[:, :6])
+    q, k, v = layer.qkv(x).view(3, 10, 3, 2, 4).permute(2, 0, 3, 1, 4)
+    if mixer == "softmax":
+        heads = chunked_attention(q, k, v, causal=True)
+    else:
+        heads = _linear_reference(q, k, v, causal=True)
+    expected = layer.out_proj(heads.transpose(1, 2).reshape(3, 10, 8))
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)  # linear_attention's eps
+
+
+@pytest.mark.parametrize("mixer", ["softmax", "linear"])
+def test_causal_attention_lm_gives_causal_logits(mixer: str) -> None:
+    torch.manual_seed(0)
+    model = CausalAttentionLM(12, 9, d_model=16, num_layers=2, num_heads=2, mixer=mixer)
+    tokens = torch.randint(0, 12, (4, 9))
+    logits = model(tokens)
+    assert logits.shape == (4, 9, 12)
+    changed = tokens.clone()
+    changed[:, 5:] = (changed[:, 5:] + 1) % 12
+    torch.testing.assert_close(model(changed)[:, :5], logits[:, :5])
+    assert model(tokens[:, :4]).shape == (4, 4, 12)
+
+
+def test_linear_recall_runs_a_tiny_grid() -> None:
+    from attnbook.experiments.linear_recall import CONFIG, run_all, run_recall
+
+    tiny = CONFIG | {"steps": 2, "batch_size": 4, "eval_size": 8, "pairs": [2], "seeds": [0]}
+    model, accuracy = run_recall("linear", 2, 0, tiny)
+    assert isinstance(model, CausalAttentionLM) and 0.0 <= accuracy <= 1.0
+    report = run_all(tiny, progress=False)
+    assert [(r["mixer"], r["pairs"], r["seed"]) for r in report["results"]] == [
+        ("softmax", 2, 0),
+        ("linear", 2, 0),
+    ]
+    with pytest.raises(ValueError, match="unknown mixer"):
+        run_recall("quadratic", 2, 0, tiny)
+
+
 Q, K, V = (torch.randn(2, 6, 4), torch.randn(2, 7, 4), torch.randn(2, 7, 3))
 
 BAD_INPUTS = [
@@ -193,6 +242,19 @@ BAD_INPUTS = [
     (linear_attention, (Q, K, V), {"chunk": -1}, ValueError, "chunk"),
     (linear_attention, (Q, K, V), {"eps": 0.0}, ValueError, "eps"),
     (elu_feature_map, (torch.arange(3),), {}, TypeError, "floating-point"),
+    (CausalSelfAttention, (8, 3), {}, ValueError, "divisible"),
+    (CausalSelfAttention, (8, 2), {"mixer": "rnn"}, ValueError, "unknown mixer"),
+    (CausalSelfAttention(8, 2), (torch.randn(2, 5, 7),), {}, ValueError, "d_model=8"),
+    (CausalAttentionLM, (0, 8), {}, ValueError, "vocab_size must be >= 1"),
+    (
+        CausalAttentionLM(5, 4, d_model=8),
+        (torch.zeros(1, 5, dtype=torch.long),),
+        {},
+        ValueError,
+        "max_len",
+    ),
+    (CausalAttentionLM(5, 4, d_model=8), (torch.full((1, 3), 5),), {}, ValueError, "token ids"),
+    (CausalAttentionLM(5, 4, d_model=8), (torch.zeros(1, 3),), {}, TypeError, "int64"),
     (
         online_softmax_merge,
         (torch.zeros(2), torch.zeros(2), torch.zeros(3), torch.zeros(3)),

@@ -55,16 +55,20 @@ __all__ = [
     "matmul_gflops",
     "peak_memory_bytes",
     "plot_results",
+    "print_summary",
+    "ratio_spread",
     "run_benchmark",
     "silenced_stderr",
     "summary_table",
     "time_interleaved",
+    "time_ratio",
 ]
 
 METHODS = ("naive", "chunked", "sdpa", "sdpa_3d", "windowed", "linear")
 EXACT_METHODS = ("naive", "chunked", "sdpa", "sdpa_3d")
 TRAIN_METHODS = ("naive", "chunked", "sdpa")
 QUICK_SIZES = (256, 512, 1024)
+QUICK_REPEATS = 3
 FULL_SIZES = (256, 512, 1024, 2048, 4096, 8192)
 BYTES_PER_FLOAT = 4
 
@@ -221,9 +225,16 @@ def time_interleaved(
     repeats: int,
     threads: int | None = None,
     on_step: Callable[[], None] | None = None,
+    *,
+    number: int = 1,
 ) -> dict[str, list[float]]:
-    """Seconds per call of each fn, interleaved: round r runs every fn once (name -> repeats times)."""
+    """Seconds per call of each fn, interleaved: round r runs every fn `number` times (name -> repeats times).
+
+    Each entry is the mean over `number` back-to-back calls; interleaving puts every fn under the
+    same machine load in each round, so per-round ratios (see `ratio_spread`) are meaningful.
+    """
     repeats = require_positive_int("repeats", repeats)
+    number = require_positive_int("number", number)
     threads = (
         torch.get_num_threads() if threads is None else require_positive_int("threads", threads)
     )
@@ -236,10 +247,46 @@ def time_interleaved(
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, timer in timers.items():
-            times[name].append(timer.timeit(1).median)
+            times[name].append(timer.timeit(number).median)
             if on_step is not None:
                 on_step()
     return times
+
+
+def ratio_spread(numerator: Sequence[float], denominator: Sequence[float]) -> dict[str, float]:
+    """Two interleaved timings (R,) each -> ratio of their medians and min/max of the R per-round ratios.
+
+    Returns {"median": median(numerator) / median(denominator), "low": ..., "high": ..., "rounds": R}:
+    the spread says how much the ratio moved from one round to the next under the machine's load.
+    """
+    if len(numerator) != len(denominator) or not numerator:
+        raise ValueError(
+            f"need two non-empty timings of one length, got {len(numerator)} and {len(denominator)}"
+        )
+    if min(*numerator, *denominator) <= 0:
+        raise ValueError("times must be positive")
+    per_round = [a / b for a, b in zip(numerator, denominator, strict=True)]
+    return {
+        "median": statistics.median(numerator) / statistics.median(denominator),
+        "low": min(per_round),
+        "high": max(per_round),
+        "rounds": len(per_round),
+    }
+
+
+def time_ratio(
+    results: dict[str, Any], numerator: str, denominator: str, n: int, phase: str = "forward"
+) -> dict[str, float]:
+    """`ratio_spread` of two methods' recorded times at length n in a `run_benchmark` result."""
+    found = {
+        r["method"]: r["times_s"]
+        for r in results["results"]
+        if r["n"] == n and r["phase"] == phase and r["method"] in (numerator, denominator)
+    }
+    missing = {numerator, denominator} - set(found)
+    if missing:
+        raise ValueError(f"no {phase} record of {sorted(missing)} at n = {n}")
+    return ratio_spread(found[numerator], found[denominator])
 
 
 def _bind(
@@ -428,7 +475,8 @@ def _record(
 
 
 def summary_table(results: dict[str, Any], phase: str = "forward") -> list[dict[str, Any]]:
-    """Per n: chunked/SDPA time, chunked/naive memory and SDPA and chunked GFLOP/s ÷ matmul GFLOP/s."""
+    """Per n: chunked/SDPA time (with its per-round low and high), chunked/naive memory and
+    SDPA and chunked GFLOP/s ÷ matmul GFLOP/s."""
     rows = {}
     for record in results["results"]:
         if record["phase"] == phase:
@@ -439,7 +487,10 @@ def summary_table(results: dict[str, Any], phase: str = "forward") -> list[dict[
         by = rows[n]
         row: dict[str, Any] = {"n": n}
         if "chunked" in by and "sdpa" in by:
-            row["time_chunked_over_sdpa"] = by["chunked"]["median_s"] / by["sdpa"]["median_s"]
+            spread = ratio_spread(by["chunked"]["times_s"], by["sdpa"]["times_s"])
+            row["time_chunked_over_sdpa"] = spread["median"]
+            row["time_chunked_over_sdpa_low"] = spread["low"]
+            row["time_chunked_over_sdpa_high"] = spread["high"]
         if "chunked" in by and "naive" in by:
             row["memory_chunked_over_naive"] = by["chunked"]["peak_bytes"] / max(
                 by["naive"]["peak_bytes"], 1
@@ -529,7 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"preset: sizes {' '.join(map(str, QUICK_SIZES))}, 3 repeats (under 30 s)",
+        help=f"preset: sizes {' '.join(map(str, QUICK_SIZES))}, {QUICK_REPEATS} repeats (under 30 s)",
     )
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--heads", type=int, default=4)
@@ -563,7 +614,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse argv, run the benchmark, write JSON (and PNGs) and print the summary; return 0."""
     args = build_parser().parse_args(argv)
-    sizes, repeats = (list(QUICK_SIZES), 3) if args.quick else (args.sizes, args.repeats)
+    sizes, repeats = (
+        (list(QUICK_SIZES), QUICK_REPEATS) if args.quick else (args.sizes, args.repeats)
+    )
     results = run_benchmark(
         sizes,
         methods=args.methods,
@@ -588,14 +641,28 @@ def main(argv: list[str] | None = None) -> int:
         prefix = args.plots if args.plots else str(args.out.with_suffix(""))
         for path in plot_results(results, prefix):
             print(f"wrote {path}")
+    print_summary(results)
+    return 0
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    """Print the matmul rate and, per n, the forward summary_table (time ratio with its range)."""
     print(f"matmul: {results['machine']['matmul_gflops']:.0f} GFLOP/s")
     for row in summary_table(results):
         parts = [f"n={row['n']:>5}"]
-        for key, value in row.items():
-            if key != "n" and not math.isnan(value):
-                parts.append(f"{key}={value:.3g}")
+        if "time_chunked_over_sdpa" in row:
+            parts.append(
+                f"time_chunked_over_sdpa={row['time_chunked_over_sdpa']:.3g} "
+                f"({row['time_chunked_over_sdpa_low']:.3g}-{row['time_chunked_over_sdpa_high']:.3g})"
+            )
+        for key in (
+            "memory_chunked_over_naive",
+            "sdpa_fraction_of_matmul",
+            "chunked_fraction_of_matmul",
+        ):
+            if key in row and not math.isnan(row[key]):
+                parts.append(f"{key}={row[key]:.3g}")
         print("  ".join(parts))
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,8 +5,12 @@ computes, but walks over tiles of queries and keys with a running maximum and a 
 so its memory grows linearly in the sequence length: the full (n_q, n_k) score matrix is never
 built, neither in the forward pass nor in the backward pass (which recomputes the tiles from the
 saved log-sum-exp, as FlashAttention does). `windowed_attention` restricts every query to the
-last `window` keys; `linear_attention` replaces softmax by a feature map (Katharopoulos et al.
-2020) and so is a *different* model, not an approximation of softmax attention.
+last `window` keys; `linear_attention` replaces exp(q·k) by a feature-map product φ(q)·φ(k),
+normalised by φ(q)·Σφ(k). With φ = elu + 1 (Katharopoulos et al. 2020, the default) it is a
+*different* model, not an approximation of softmax attention; with random features (Performer,
+Choromanski et al. 2021) φ(q)·φ(k) estimates exp(q·k) without bias, so it approximates softmax
+attention in expectation. `CausalAttentionLM` is a small attention-only language model whose
+attention is either exact softmax (chunked) or linear, so the two can be trained on one task.
 
 Shapes: queries (..., n_q, d_k), keys (..., n_k, d_k), values (..., n_k, d_v); ``...`` are
 batch dimensions (for example batch, heads) that broadcast.
@@ -19,6 +23,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from attnbook.attention import check_mask, check_qkv, masked_softmax
 from attnbook.checks import (
@@ -30,6 +35,9 @@ from attnbook.checks import (
 __all__ = [
     "DEFAULT_BLOCK_K",
     "DEFAULT_BLOCK_Q",
+    "MIXERS",
+    "CausalAttentionLM",
+    "CausalSelfAttention",
     "chunked_attention",
     "elu_feature_map",
     "linear_attention",
@@ -348,3 +356,98 @@ def linear_attention(
         state = state + fk.transpose(-2, -1) @ vc
         normaliser = normaliser + fk.sum(dim=-2, keepdim=True)
     return torch.cat(pieces, dim=-2)
+
+
+MIXERS = ("softmax", "linear")
+
+
+class CausalSelfAttention(nn.Module):
+    """Causal multi-head self-attention (B, T, d_model) -> (B, T, d_model), softmax or linear.
+
+    `mixer="softmax"` computes exact attention (torch's fused SDPA, is_causal=True, which
+    `chunked_attention(causal=True)` equals; the fused kernel is faster on short sequences);
+    `mixer="linear"` computes `linear_attention(causal=True)` with φ = elu + 1. Everything else
+    (projections, heads) is the same, so the two differ only in how the weights are formed.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, *, mixer: str = "softmax") -> None:
+        super().__init__()
+        require_positive_int("d_model", d_model)
+        require_positive_int("num_heads", num_heads)
+        if d_model % num_heads != 0:
+            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        if mixer not in MIXERS:
+            raise ValueError(f"unknown mixer {mixer!r}; known: {', '.join(MIXERS)}")
+        self.d_model, self.num_heads, self.mixer = d_model, num_heads, mixer
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, d_model) -> (B, T, d_model); position t sees positions 0..t."""
+        require_float_tensor("x", x)
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(
+                f"x must have shape (batch, length, d_model={self.d_model}), got {tuple(x.shape)}"
+            )
+        batch, length, _ = x.shape
+        heads = self.qkv(x).view(batch, length, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = heads[0], heads[1], heads[2]  # each (B, H, T, d_head)
+        if self.mixer == "softmax":
+            mixed = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            mixed = linear_attention(q, k, v, causal=True)
+        return self.out_proj(mixed.transpose(1, 2).reshape(batch, length, self.d_model))
+
+
+class CausalAttentionLM(nn.Module):
+    """Tokens (B, T) -> next-token logits (B, T, V): L residual pre-norm causal attention layers, no MLPs.
+
+    The same architecture as `attnbook.models.attention_only.AttentionOnlyTransformer`
+    (token + learned position embeddings, pre-layer-norm, linear unembedding) with the
+    attention of every layer chosen by `mixer`: "softmax" (exact) or "linear" (elu + 1).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        max_len: int,
+        *,
+        d_model: int = 64,
+        num_layers: int = 2,
+        num_heads: int = 1,
+        mixer: str = "softmax",
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("max_len", max_len),
+            ("num_layers", num_layers),
+        ):
+            require_positive_int(name, value)
+        self.vocab_size, self.max_len, self.mixer = vocab_size, max_len, mixer
+        self.token_embedding = nn.Embedding(vocab_size, d_model)
+        self.position_embedding = nn.Embedding(max_len, d_model)
+        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            CausalSelfAttention(d_model, num_heads, mixer=mixer) for _ in range(num_layers)
+        )
+        self.final_norm = nn.LayerNorm(d_model)
+        self.unembed = nn.Linear(d_model, vocab_size)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Next-token logits (B, T, V) for int64 tokens (B, T) with 0 <= id < vocab_size."""
+        if not isinstance(tokens, torch.Tensor):
+            raise TypeError(f"tokens must be a torch.Tensor, got {type(tokens).__name__}")
+        if tokens.dtype != torch.long:
+            raise TypeError(f"tokens must be int64 token ids, got dtype {tokens.dtype}")
+        if tokens.dim() != 2:
+            raise ValueError(f"tokens must have shape (batch, length), got {tuple(tokens.shape)}")
+        if tokens.shape[1] > self.max_len:
+            raise ValueError(f"sequence length {tokens.shape[1]} exceeds max_len={self.max_len}")
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
+            raise ValueError(f"token ids must lie in [0, {self.vocab_size})")
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        x = self.token_embedding(tokens) + self.position_embedding(positions)
+        for norm, layer in zip(self.norms, self.layers, strict=True):
+            x = x + layer(norm(x))
+        return self.unembed(self.final_norm(x))
