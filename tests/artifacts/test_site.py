@@ -85,6 +85,10 @@ def _visit(browser, url: str, screenshot: Path):
     page = context.new_page()
     requests: list[str] = []
     failures: list[str] = []
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors  # console errors and uncaught exceptions, for the tests to check
     page.on("request", lambda request: requests.append(request.url))
     page.on("requestfailed", lambda request: failures.append(request.url))
     page.on(
@@ -112,6 +116,7 @@ def test_page_renders_offline(browser, base_url, page_path: Path):
     outside = [r for r in requests if not r.startswith(base_url) and not r.startswith("data:")]
     assert outside == [], f"{page_path.name} requested other hosts: {outside}"
     assert failures == [], f"{page_path.name} had failed requests: {failures}"
+    assert page.errors == [], f"{page_path.name} logged errors in the console: {page.errors}"
 
     html = page_path.read_text()
     if 'class="math' in html:

@@ -1,0 +1,51 @@
+// The book's own site behaviour: figures enlarge on click; solutions open for printing.
+(function () {
+  "use strict";
+
+  function zoom(image) {
+    const overlay = document.createElement("div");
+    overlay.className = "book-figure-zoom";
+    overlay.setAttribute("role", "dialog");
+    overlay.setAttribute("aria-label", image.alt || "figure");
+    const copy = document.createElement("img");
+    copy.src = image.currentSrc || image.src;
+    copy.alt = image.alt;
+    copy.width = Math.min(image.naturalWidth, Math.max(window.innerWidth * 0.96, image.width));
+    overlay.appendChild(copy);
+    const close = () => overlay.remove();
+    overlay.addEventListener("click", close);
+    document.addEventListener("keydown", function onKey(event) {
+      if (event.key === "Escape") {
+        close();
+        document.removeEventListener("keydown", onKey);
+      }
+    });
+    document.body.appendChild(overlay);
+  }
+
+  function setUp() {
+    document.querySelectorAll(".bd-article .cell_output img").forEach((image) => {
+      image.addEventListener("click", () => zoom(image));
+    });
+  }
+
+  // Solutions are folded on screen; a printed page shows them (and the exercises' answers).
+  window.addEventListener("beforeprint", () => {
+    document.querySelectorAll(".toggle-hidden").forEach((node) => {
+      node.classList.remove("toggle-hidden");
+      node.dataset.bookPrintOpened = "1";
+    });
+    document.querySelectorAll("details").forEach((node) => {
+      if (!node.open) {
+        node.open = true;
+        node.dataset.bookPrintOpened = "1";
+      }
+    });
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUp);
+  } else {
+    setUp();
+  }
+})();

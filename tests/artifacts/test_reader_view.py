@@ -1,0 +1,148 @@
+"""The site as its readers see it, on a phone (390 px, dark) and a desktop (1280 px, light).
+
+Navigation opens, no page is wider than the screen, nothing logs a console error, no test
+machinery shows on the page, Chinese search terms find their chapters, the favicon loads.
+Needs `_build/html` (run `make book` first); skips without it unless ATTNBOOK_REQUIRE_BUILD=1.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urljoin
+
+import pytest
+
+from test_site import CHROMIUM_FLAGS, SITE, _chromium, _pages
+
+if not (SITE / "index.html").exists():
+    if os.environ.get("ATTNBOOK_REQUIRE_BUILD") == "1":
+        raise RuntimeError("_build/html is missing: run `make book` before the site checks")
+    pytest.skip("site not built (run `make book`)", allow_module_level=True)
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "color_scheme": "dark"}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}, "color_scheme": "light"}
+CHAPTER = "book/05_math_model.html"
+# Chinese terms a reader of the article would search for, and a chapter each must find.
+CHINESE_SEARCHES = {
+    "深度": "book/02b_depth_and_breadth.html",
+    "注意力": "book/glossary.html",
+    "多任务": "book/09a_multitask.html",
+}
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    """Serve _build/html on an ephemeral localhost port."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(SITE))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless system Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def _open(browser, url: str, device: dict):
+    """A page at url on the given device; returns (page, console errors)."""
+    context = browser.new_context(**device)
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url, wait_until="networkidle")
+    return page, errors
+
+
+def _visible(locator) -> list[int]:
+    return [i for i in range(locator.count()) if locator.nth(i).is_visible()]
+
+
+@pytest.mark.parametrize("page_path", _pages(), ids=lambda p: p.stem)
+def test_phone_page_fits_the_screen_without_errors(browser, base_url, page_path: Path):
+    page, errors = _open(browser, urljoin(base_url, str(page_path.relative_to(SITE))), PHONE)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{page_path.name} is {width} px wide on a 390 px phone"
+    assert errors == [], f"{page_path.name} logged console errors on a phone: {errors}"
+    page.context.close()
+
+
+@pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_one_menu_button_that_opens_the_chapter_list(browser, base_url, device):
+    page, _ = _open(browser, urljoin(base_url, CHAPTER), device)
+    assert page.locator("#pst-header").count() == 0 or not page.locator("#pst-header").is_visible()
+    toggles = page.locator(".primary-toggle")
+    visible = _visible(toggles)
+    assert len(visible) == 1, f"want one visible menu button, found {toggles.count()}: {visible}"
+    sidebar = page.locator(".bd-sidebar-primary")
+    was_open = sidebar.is_visible() and sidebar.bounding_box()["x"] >= 0
+    toggles.nth(visible[0]).click()
+    page.wait_for_timeout(800)
+    now_open = sidebar.is_visible() and sidebar.bounding_box()["x"] >= 0
+    assert now_open != was_open, f"the menu button did not change the chapter list ({device})"
+    if now_open:
+        assert page.locator(".bd-sidebar-primary a.reference").count() >= 10
+    page.context.close()
+
+
+def test_contents_button_opens_the_page_contents_on_a_phone(browser, base_url):
+    page, _ = _open(browser, urljoin(base_url, CHAPTER), PHONE)
+    toggles = page.locator(".secondary-toggle")
+    visible = _visible(toggles)
+    assert len(visible) == 1, f"want one visible contents button, found {visible}"
+    toggles.nth(visible[0]).click()
+    page.wait_for_timeout(800)
+    contents = page.locator(".bd-sidebar-secondary")
+    box = contents.bounding_box()
+    assert contents.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= 391
+    assert page.locator(".bd-sidebar-secondary a.nav-link").count() >= 3
+    page.context.close()
+
+
+@pytest.mark.parametrize("term,chapter", CHINESE_SEARCHES.items())
+def test_chinese_search_finds_the_chapter(browser, base_url, term: str, chapter: str):
+    page, _ = _open(browser, urljoin(base_url, f"search.html?q={quote(term)}"), DESKTOP)
+    page.wait_for_selector("#search-results a", timeout=90_000)
+    page.wait_for_timeout(1000)
+    found = page.locator("#search-results a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href').split(/[?#]/)[0])"
+    )
+    assert chapter in found, f"searching {term!r} found {found}, not {chapter}"
+    page.context.close()
+
+
+def test_favicon_is_served():
+    html = (SITE / CHAPTER).read_text()
+    match = re.search(r'<link rel="icon" href="([^"]+)"', html)
+    assert match, "no favicon link"
+    assert ((SITE / CHAPTER).parent / match.group(1)).resolve().exists()
+
+
+@pytest.mark.parametrize("page_path", _pages(), ids=lambda p: p.stem)
+def test_no_test_machinery_on_the_page(page_path: Path):
+    html = page_path.read_text()
+    for marker in ("NBVAL_", "# noqa", "/tmp/", "THEBE_JS_URL"):
+        assert marker not in html, f"{page_path.name} shows {marker!r} to the reader"
+    cells = re.findall(r"<td[^>]*>\s*nan\s*</td>|\bnan\b(?=\s{2,}|\s*\n)", html)
+    assert cells == [], f"{page_path.name} shows 'nan' where a value is missing"
