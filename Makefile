@@ -31,8 +31,8 @@ book: $(STAMP)
 	@echo "The site is in $(CURDIR)/_build/html/index.html (make serve to browse it)"
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests tools book
-	$(PY) -m ruff format --check src tests tools
+	$(PY) -m ruff check src tests tools book _ext
+	$(PY) -m ruff format --check src tests tools _ext
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests --ignore=tests/artifacts

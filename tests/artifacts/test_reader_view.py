@@ -17,7 +17,6 @@ from pathlib import Path
 from urllib.parse import quote, urljoin
 
 import pytest
-
 from test_site import CHROMIUM_FLAGS, SITE, _chromium, _pages
 
 if not (SITE / "index.html").exists():
