@@ -20,11 +20,14 @@ from attnbook.article import (
     optimizer_matches_prose,
     random_label_batch,
     record_optimizer_steps,
+    record_update_rules,
     scaling_gap,
     shuffled_batch_disagreement,
     train_article_model,
+    update_rule,
 )
 from attnbook.models.digit_rows import DigitRowAttention
+from attnbook.train import fit
 
 
 @pytest.fixture
@@ -143,6 +146,29 @@ def test_optimizer_recording(model: ArticleAttentionModel) -> None:
     assert names == ["SGD"]  # the hook is gone after the block
 
 
+def test_update_rules_not_class_names(model: ArticleAttentionModel) -> None:
+    params = list(model.parameters())
+    assert update_rule(torch.optim.AdamW(params, weight_decay=0.0)) == "Adam"
+    assert update_rule(torch.optim.AdamW(params, weight_decay=0.01)) == "AdamW"
+    assert update_rule(torch.optim.Adam(params)) == "Adam"
+    assert update_rule(torch.optim.Adam(params, weight_decay=0.01)) == "Adam with L2 penalty"
+    assert update_rule(torch.optim.SGD(params, lr=0.1)) == "SGD"
+    train = (batch(), torch.zeros(len(batch()), dtype=torch.long))
+    matches, used = optimizer_matches_prose(
+        "AdamW", lambda: fit(model, train, epochs=1, progress=False)
+    )
+    assert not matches and used == {"Adam"}  # fit's default weight_decay=0 is Adam
+    matches, used = optimizer_matches_prose(
+        "AdamW", lambda: fit(model, train, epochs=1, weight_decay=0.01, progress=False)
+    )
+    assert matches and used == {"AdamW"}
+    with record_update_rules() as rules:
+        optimizer = torch.optim.AdamW(params, weight_decay=0.0)
+        model(batch()).sum().backward()
+        optimizer.step()
+    assert rules == ["Adam"]
+
+
 BAD_INPUTS = [
     (ArticleAttentionModel, (0,), ValueError, "input_dim"),
     (ArticleAttentionModel, (10, 2.5), TypeError, "hidden_dim"),
@@ -219,6 +245,7 @@ BAD_INPUTS = [
     (optimizer_matches_prose, ("", lambda: None), TypeError, "prose_optimizer"),
     (optimizer_matches_prose, ("SGD", 3), TypeError, "callable"),
     (optimizer_matches_prose, ("SGD", lambda: None), ValueError, "no optimiser step"),
+    (update_rule, ("Adam",), TypeError, "torch.optim.Optimizer"),
 ]
 
 

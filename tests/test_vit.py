@@ -7,7 +7,15 @@ import re
 import pytest
 import torch
 
-from attnbook.models.vit import PixelMLP, TinyViT, ViTBlock, count_parameters, patchify
+from attnbook.models.vit import (
+    DigitCNN,
+    PixelMLP,
+    TinyViT,
+    ViTBlock,
+    count_parameters,
+    patchify,
+    training_step_flops,
+)
 
 
 def test_patchify_row_major_patches() -> None:
@@ -85,3 +93,33 @@ BAD_INPUTS = [
 def test_bad_inputs(func, args, error, fragment) -> None:
     with pytest.raises(error, match=re.escape(fragment)):
         func(*args)
+
+
+def test_digit_cnn_shapes_and_locality() -> None:
+    torch.manual_seed(0)
+    model = DigitCNN()
+    assert model(torch.rand(3, 8, 8)).shape == (3, 10)
+    assert model(torch.rand(3, 1, 8, 8)).shape == (3, 10)
+    assert count_parameters(model) == 18154  # about the tiny ViT's 18218
+    for bad, error in (((3, 7, 7), ValueError), ((3, 64), ValueError)):
+        with pytest.raises(error):
+            model(torch.rand(*bad))
+    with pytest.raises(ValueError, match="divisible by 4"):
+        DigitCNN(image_size=6)
+    with pytest.raises(ValueError, match="pair"):
+        DigitCNN(channels=(4, 4, 4))
+
+
+def test_training_step_flops_counts_matrix_products() -> None:
+    torch.manual_seed(0)
+    layer = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    images, labels = torch.rand(4, 8, 8), torch.zeros(4, dtype=torch.long)
+    # forward 2·B·in·out; backward: grad of the weight only (the input needs none), the same again
+    assert training_step_flops(layer, images, labels) == 2 * (2 * 4 * 64 * 10)
+    assert all(p.grad is None for p in layer.parameters())
+    vit, mlp = TinyViT(), PixelMLP(64, 96)
+    assert training_step_flops(vit, images, labels) > 10 * training_step_flops(mlp, images, labels)
+    with pytest.raises(ValueError, match="labels"):
+        training_step_flops(layer, images, labels[:2])
+    with pytest.raises(TypeError):
+        training_step_flops("model", images, labels)

@@ -46,6 +46,7 @@ __all__ = [
     "ARTICLE_OUTPUT_DIM",
     "ARTICLE_PROSE_OPTIMIZER",
     "ARTICLE_STEPS",
+    "DEFECT_CHECKS",
     "ArticleAttentionModel",
     "InspectableAttention",
     "above_chance",
@@ -58,9 +59,11 @@ __all__ = [
     "optimizer_matches_prose",
     "random_label_batch",
     "record_optimizer_steps",
+    "record_update_rules",
     "scaling_gap",
     "shuffled_batch_disagreement",
     "train_article_model",
+    "update_rule",
 ]
 
 # The numbers the article's example uses.
@@ -73,6 +76,17 @@ ARTICLE_STEPS = 100
 ARTICLE_LR = 1e-3
 ARTICLE_PROSE_OPTIMIZER = "SGD"  # what the article's section 6.3 says
 ARTICLE_CODE_OPTIMIZER = "Adam"  # what its section 6.2 code builds
+
+# The five defects of the article's model, as six checks (defect 3 has two parts); chapter 6
+# runs every one of them on the article's model and on the corrected one.
+DEFECT_CHECKS = (
+    "1 output independent of batch-mates",
+    "2 scores scaled by 1/sqrt(d_k)",
+    "3a logits can be negative",
+    "3b one output per class",
+    "4 held-out accuracy above chance",
+    "5 prose names the optimiser used",
+)
 
 
 class InspectableAttention(Protocol):
@@ -319,13 +333,35 @@ def above_chance(accuracy: float, chance: float, n: int, z: float = 3.0) -> bool
     return accuracy > chance + chance_band(chance, n, z)
 
 
+def update_rule(optimizer: torch.optim.Optimizer) -> str:
+    """The update an optimiser takes, named by its rule, not its class: 'Adam', 'AdamW', 'SGD', ...
+
+    AdamW with weight_decay=0 takes exactly Adam's steps, so it is 'Adam'; Adam with a
+    weight_decay adds an L2 term to the gradient ('Adam with L2 penalty'); only a decoupled,
+    non-zero weight decay is 'AdamW' (Loshchilov & Hutter). Other classes keep their name.
+    """
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+    name = type(optimizer).__name__
+    if name not in {"Adam", "AdamW"}:
+        return name
+    decay = max(float(group.get("weight_decay", 0.0)) for group in optimizer.param_groups)
+    decoupled = name == "AdamW" or any(
+        group.get("decoupled_weight_decay", False) for group in optimizer.param_groups
+    )
+    if decay == 0.0:
+        return "Adam"
+    return "AdamW" if decoupled else "Adam with L2 penalty"
+
+
 @contextmanager
-def record_optimizer_steps() -> Iterator[list[str]]:
-    """Within the block, append the class name of every optimiser that takes a step to the yielded list."""
+def _record_steps(describe: Callable[[torch.optim.Optimizer], str]) -> Iterator[list[str]]:
     names: list[str] = []
 
     def hook(optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
-        names.append(type(optimizer).__name__)
+        names.append(describe(optimizer))
 
     handle = register_optimizer_step_pre_hook(hook)
     try:
@@ -334,15 +370,33 @@ def record_optimizer_steps() -> Iterator[list[str]]:
         handle.remove()
 
 
+@contextmanager
+def record_optimizer_steps() -> Iterator[list[str]]:
+    """Within the block, append the class name of every optimiser that takes a step to the yielded list."""
+    with _record_steps(lambda optimizer: type(optimizer).__name__) as names:
+        yield names
+
+
+@contextmanager
+def record_update_rules() -> Iterator[list[str]]:
+    """Within the block, append the update_rule of every optimiser that takes a step to the yielded list."""
+    with _record_steps(update_rule) as names:
+        yield names
+
+
 def optimizer_matches_prose(
     prose_optimizer: str, train: Callable[[], object]
 ) -> tuple[bool, set[str]]:
-    """Run train() and report (whether only `prose_optimizer` stepped, the set of optimiser names that did)."""
+    """Run train() and report (whether every step used the rule `prose_optimizer`, the rules used).
+
+    Rules, not class names, are compared (see ``update_rule``): prose that says 'AdamW' does not
+    match ``torch.optim.AdamW(weight_decay=0)``, whose steps are Adam's.
+    """
     if not isinstance(prose_optimizer, str) or not prose_optimizer:
         raise TypeError(f"prose_optimizer must be a non-empty str, got {prose_optimizer!r}")
     if not callable(train):
         raise TypeError(f"train must be callable, got {type(train).__name__}")
-    with record_optimizer_steps() as names:
+    with record_update_rules() as names:
         train()
     used = set(names)
     if not used:

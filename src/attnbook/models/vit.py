@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from attnbook.attention import MultiHeadAttention
 from attnbook.checks import require_float_tensor, require_positive_int
 from attnbook.train import count_parameters
 
-__all__ = ["PixelMLP", "TinyViT", "ViTBlock", "count_parameters", "patchify"]
+__all__ = [
+    "DigitCNN",
+    "PixelMLP",
+    "TinyViT",
+    "ViTBlock",
+    "count_parameters",
+    "patchify",
+    "training_step_flops",
+]
 
 
 def _as_images(images: torch.Tensor) -> torch.Tensor:
@@ -164,3 +173,78 @@ class PixelMLP(nn.Module):
                 f"each image must have {self.in_features} values, got shape {tuple(images.shape)}"
             )
         return self.net(flat)
+
+
+class DigitCNN(nn.Module):
+    """Small convolutional baseline: images (B, H, W) -> logits (B, num_classes).
+
+    Two 3×3 convolutions (padding 1), each followed by a ReLU and 2×2 max-pooling, then a
+    hidden layer and a linear head. Locality and translation equivariance are built in: the
+    same kernel looks at every neighbourhood of adjacent pixels.
+    """
+
+    def __init__(
+        self,
+        image_size: int = 8,
+        channels: tuple[int, int] = (16, 32),
+        hidden: int = 96,
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        require_positive_int("image_size", image_size)
+        require_positive_int("hidden", hidden)
+        require_positive_int("num_classes", num_classes)
+        if len(channels) != 2:
+            raise ValueError(f"channels must be a pair (c1, c2), got {channels!r}")
+        for value in channels:
+            require_positive_int("channels", value)
+        if image_size % 4:
+            raise ValueError(
+                f"image_size must be divisible by 4 (two 2×2 poolings), got {image_size}"
+            )
+        self.image_size = image_size
+        first, second = channels
+        self.features = nn.Sequential(
+            nn.Conv2d(1, first, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(first, second, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        side = image_size // 4
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(second * side * side, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits (B, num_classes) for images (B, H, W) or (B, 1, H, W)."""
+        images = _as_images(images)
+        if images.shape[1:] != (self.image_size, self.image_size):
+            raise ValueError(
+                f"images must be {self.image_size}×{self.image_size}, got {tuple(images.shape)}"
+            )
+        return self.classifier(self.features(images[:, None]))
+
+
+def training_step_flops(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> int:
+    """Floating-point operations of one forward and backward pass on a batch images (B, ...), labels (B,).
+
+    Counted by ``torch.utils.flop_counter`` from the shapes of the matrix products and
+    convolutions (a multiply-add is 2 operations; element-wise work is not counted), so the
+    count is exact and the same on every machine. The gradients are cleared afterwards.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    require_float_tensor("images", images)
+    if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
+        raise ValueError(
+            f"labels must have shape ({len(images)},), got {getattr(labels, 'shape', labels)}"
+        )
+    with FlopCounterMode(display=False) as counter:
+        nn.functional.cross_entropy(model(images), labels).backward()
+    model.zero_grad(set_to_none=True)
+    return int(counter.get_total_flops())
