@@ -153,8 +153,33 @@ def test_merge_report_replaces_only_rerun_sections() -> None:
         db.merge_report(full, again, changed)
     with pytest.raises(ValueError, match="balance"):
         db.merge_report(full, db.run_all(config, sections=["induction"], progress=False), config)
+    with pytest.raises(ValueError, match="code changed"):
+        db.merge_report(dict(full, code="0" * 16), again, config)
     with pytest.raises(ValueError, match="unknown sections"):
         db.run_all(config, sections=["nope"])
+
+
+def test_code_fingerprint_ignores_docs_but_not_code(tmp_path, monkeypatch) -> None:
+    module = tmp_path / "fp_probe.py"
+    module.write_text('"""Doc."""\n\ndef f(x):\n    """Doc."""\n    return x + 1\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = db.code_fingerprint(["fp_probe"])
+    module.write_text('"""Other doc."""\n# a comment\n\n\ndef f(x):\n    return x + 1  # same\n')
+    assert db.code_fingerprint(["fp_probe"]) == first
+    module.write_text("def f(x):\n    return x + 2\n")
+    assert db.code_fingerprint(["fp_probe"]) != first
+    assert len(db.code_fingerprint()) == 16
+    with pytest.raises(ValueError, match="not found"):
+        db.code_fingerprint(["attnbook.no_such_module"])
+
+
+def test_spread_interval() -> None:
+    assert db.spread_interval([0.7, 0.8, 0.75]) == pytest.approx((0.6, 0.9))
+    assert db.spread_interval([0.5, 0.5], floor=0.02) == pytest.approx((0.48, 0.52))
+    with pytest.raises(ValueError, match="at least 2"):
+        db.spread_interval([0.5])
+    with pytest.raises(ValueError, match="floor"):
+        db.spread_interval([0.5, 0.6], floor=-1)
 
 
 def test_main_writes_json(tmp_path, monkeypatch) -> None:
@@ -169,6 +194,10 @@ def test_committed_results_match_current_config() -> None:
     assert db.DEFAULT_OUTPUT.exists(), "run: python -m attnbook.experiments depth-breadth"
     committed = json.loads(db.DEFAULT_OUTPUT.read_text())
     assert committed["config"] == json.loads(json.dumps(db.CONFIG))
+    assert committed["code"] == db.code_fingerprint(), (
+        "the grid's code changed since book/data/depth_breadth.json was made: "
+        "run python -m attnbook.experiments depth-breadth"
+    )
     rf = committed["results"]["receptive_field"]
     assert all(row["measured"] == row["formula"] for row in rf)
 

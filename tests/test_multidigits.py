@@ -96,3 +96,18 @@ BAD_INPUTS = [
 def test_bad_inputs(fn, args, kwargs, error, fragment) -> None:
     with pytest.raises(error, match=fragment):
         fn(*args, **kwargs)
+
+
+def test_left_only_keeps_the_left_digit_of_the_two_digit_twin() -> None:
+    both, left, right, sources = make_multidigits("test", seed=1, n=40, return_sources=True)
+    alone, left_a, right_a, sources_a = make_multidigits(
+        "test", seed=1, n=40, return_sources=True, left_only=True
+    )
+    assert torch.equal(left, left_a) and torch.equal(right, right_a)
+    assert torch.equal(sources, sources_a)
+    assert (alone <= both).all()  # the two-digit canvas is the pixel-wise max
+    images, _ = digit_sources()
+    for i in range(40):
+        assert alone[i].sum().item() == pytest.approx(
+            float(images[int(sources[i, 0])].sum()), rel=1e-5
+        )

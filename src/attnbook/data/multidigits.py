@@ -1,6 +1,7 @@
 """MultiDigits: two handwritten digits on one canvas, a small MultiMNIST built from `load_digits`.
 
-MultiMNIST (Sener & Koltun, 2018) puts two MNIST digits on one canvas, one towards the top left
+MultiMNIST (Sabour, Frosst & Hinton, 2017; adapted to multi-task learning by Sener & Koltun,
+2018) puts two MNIST digits on one canvas, one towards the top left
 and one towards the bottom right, shifted at random so that they overlap; the two tasks are to
 name the left digit and the right digit. Here the digits are scikit-learn's bundled 8x8 scans
 (1797 real handwritten digits, no download), so every canvas is tiny and training is cheap.
@@ -21,6 +22,10 @@ API (stable; other chapters import it)::
 * The left digit's top-left corner is at row 0..2, column 0..1; the right digit's at row
   ``canvas - 10 .. canvas - 8``, column ``canvas - 9 .. canvas - 8``; the canvas is the
   pixel-wise maximum of the two, so on the default 12x12 canvas the digits overlap.
+* ``left_only=True`` leaves the right digit out (same draws: each canvas holds exactly the left
+  digit of its two-digit twin, at the same place), for a one-digit reference task.
+* ``load_digits`` has no writer ids (its 1797 scans come from 13 writers), so the pools are
+  disjoint in scans, not in writers.
 * Everything is deterministic given ``(split, seed, n, canvas)``.
 """
 
@@ -90,6 +95,7 @@ def make_multidigits(
     n: int | None = None,
     canvas: int = 12,
     return_sources: bool = False,
+    left_only: bool = False,
 ) -> (
     tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     | tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -97,7 +103,7 @@ def make_multidigits(
     """Canvases (N, 1, canvas, canvas) float32, left labels (N,), right labels (N,) int64.
 
     With ``return_sources=True`` a fourth tensor (N, 2) int64 holds the indices of the left and
-    right scans into ``digit_sources()``.
+    right scans into ``digit_sources()``. ``left_only=True`` draws only the left digit.
     """
     if not isinstance(split, str) or split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -126,8 +132,9 @@ def make_multidigits(
     out = np.zeros((n, canvas, canvas), dtype=np.float32)
     for i in range(n):
         out[i, top_l[i] : top_l[i] + _DIGIT, col_l[i] : col_l[i] + _DIGIT] = images[left_src[i]]
-        window = out[i, top_r[i] : top_r[i] + _DIGIT, col_r[i] : col_r[i] + _DIGIT]
-        np.maximum(window, images[right_src[i]], out=window)
+        if not left_only:
+            window = out[i, top_r[i] : top_r[i] + _DIGIT, col_r[i] : col_r[i] + _DIGIT]
+            np.maximum(window, images[right_src[i]], out=window)
     result = (
         torch.from_numpy(out).unsqueeze(1),
         torch.from_numpy(left.astype(np.int64)),

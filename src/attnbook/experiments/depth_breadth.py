@@ -5,13 +5,18 @@ induction accuracy vs depth, the receptive field of windowed stacks (by gradient
 first-token task vs depth, multi-query associative recall vs number of heads (with per-head
 entropy), deep-narrow vs shallow-wide at a fixed budget, and accuracy vs attention
 temperature on an exact-lookup and a voting task.
-Results go to a JSON file (default book/data/depth_breadth.json) that records CONFIG.
+Results go to a JSON file (default book/data/depth_breadth.json) that records CONFIG and a
+fingerprint of the code that produced them (`code_fingerprint`), so a test can tell when the
+committed file is stale.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
+import hashlib
+import importlib.util
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +43,8 @@ from attnbook.train import count_parameters, seed_everything
 __all__ = [
     "CONFIG",
     "DEFAULT_OUTPUT",
+    "FINGERPRINTED_MODULES",
+    "code_fingerprint",
     "count_parameters",
     "focus_sweep",
     "main",
@@ -47,6 +54,7 @@ __all__ = [
     "run_induction",
     "run_mqar",
     "run_reach",
+    "spread_interval",
     "train_steps",
 ]
 
@@ -110,6 +118,63 @@ CONFIG: dict = {
         "seeds": [0, 1, 2],
     },
 }
+
+
+# The modules whose code decides the grid's numbers and that only chapter 2b uses. Shared modules
+# (attnbook.attention, measures, train, seeding) are left out on purpose: other chapters change
+# them for their own reasons; the chapter re-runs grid cells live and checks that they land in
+# the committed spread, which catches a change there that moves the numbers.
+FINGERPRINTED_MODULES: tuple[str, ...] = (
+    "attnbook.experiments.depth_breadth",
+    "attnbook.models.attention_only",
+    "attnbook.data.induction",
+    "attnbook.data.recall",
+    "attnbook.data.reach",
+    "attnbook.data.focus",
+)
+
+
+def _code_only(source: str) -> str:
+    """The AST of `source` without docstrings, dumped: comments, formatting and docs do not count."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
+def code_fingerprint(modules: Sequence[str] = FINGERPRINTED_MODULES) -> str:
+    """SHA-256 (first 16 hex digits) of the code, docstrings and comments aside, of `modules`."""
+    digest = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ValueError(f"module {name!r} not found")
+        digest.update(name.encode() + b"\0")
+        digest.update(_code_only(Path(spec.origin).read_text(encoding="utf-8")).encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def spread_interval(values: Sequence[float], *, floor: float = 0.0) -> tuple[float, float]:
+    """(low, high): the range of `values` widened on each side by max(its width, floor).
+
+    A fresh seed of the same configuration should land inside; `floor` covers the evaluation's
+    sampling noise when the seeds happen to agree closely.
+    """
+    if len(values) < 2:
+        raise ValueError(f"need at least 2 values for a spread, got {len(values)}")
+    if floor < 0:
+        raise ValueError(f"floor must be >= 0, got {floor}")
+    low, high = float(min(values)), float(max(values))
+    margin = max(high - low, floor)
+    return low - margin, high + margin
 
 
 def masked_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
@@ -398,7 +463,12 @@ def run_all(config: dict, *, sections: Sequence[str] | None = None, progress: bo
         cfg = config["focus"]
         results["focus"] = [dict(seed=s, **focus_sweep(cfg, s)) for s in cfg["seeds"]]
         seconds["focus"] = round(time.perf_counter() - tick, 1)
-    return {"config": copy.deepcopy(config), "results": results, "seconds": seconds}
+    return {
+        "config": copy.deepcopy(config),
+        "code": code_fingerprint(),
+        "results": results,
+        "seconds": seconds,
+    }
 
 
 def merge_report(old: dict, new: dict, config: dict) -> dict:
@@ -416,8 +486,11 @@ def merge_report(old: dict, new: dict, config: dict) -> dict:
             f"sections {stale} changed configuration: re-run them too (--only {' '.join(stale)})"
         )
     old_seconds = old["seconds"] if isinstance(old.get("seconds"), dict) else {}
+    if old.get("code") != new.get("code"):
+        raise ValueError("the code changed since the kept sections ran: re-run the whole grid")
     merged = {
         "config": copy.deepcopy(config),
+        "code": new["code"],
         "results": {name: old["results"][name] for name in kept} | new["results"],
         "seconds": {name: old_seconds.get(name) for name in kept} | new["seconds"],
     }
