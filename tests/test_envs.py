@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from attnbook.envs import TargetPickEnv
-from attnbook.models.set_policy import AttentionSetPolicy, FlatSetPolicy
+from attnbook.models.set_policy import AttentionSetPolicy, FlatSetPolicy, SharedScorerSetPolicy
 
 
 def test_reset_shapes_and_targets() -> None:
@@ -76,6 +76,20 @@ def test_attention_policy_is_permutation_equivariant_and_size_free() -> None:
     torch.testing.assert_close(out[:, perm], out_perm)
 
 
+@pytest.mark.parametrize("pooled", [False, True])
+def test_shared_scorer_is_permutation_equivariant_and_size_free(pooled: bool) -> None:
+    torch.manual_seed(0)
+    policy = SharedScorerSetPolicy(10, 8, pooled=pooled)
+    for n in (5, 9):
+        obs = TargetPickEnv(n, 2, seed=1).reset(3)
+        out = policy(obs.items, obs.cue, obs.available)
+        assert out.shape == (3, n)
+        perm = torch.randperm(n)
+        out_perm = policy(obs.items[:, perm], obs.cue, obs.available[:, perm])
+        torch.testing.assert_close(out[:, perm], out_perm)
+    assert not any("query" in name for name, _ in policy.named_parameters())
+
+
 _ENV = TargetPickEnv(4, 1, seed=0)
 _OBS = _ENV.reset(2)
 _ATT = AttentionSetPolicy(10, 8)
@@ -102,6 +116,14 @@ BAD_INPUTS = [
     (_ATT, (_OBS.items.long(), _OBS.cue, _OBS.available), TypeError, "floating-point"),
     (AttentionSetPolicy, (0, 8), ValueError, "item_dim"),
     (FlatSetPolicy, (4, 10, 8, 0), ValueError, "hidden"),
+    (SharedScorerSetPolicy, (10, 8, 0), ValueError, "hidden"),
+    (lambda: SharedScorerSetPolicy(10, 8, pooled=1), (), TypeError, "pooled must be a bool"),
+    (
+        SharedScorerSetPolicy(10, 8),
+        (_OBS.items[..., :5], _OBS.cue, _OBS.available),
+        ValueError,
+        "items must have shape",
+    ),
     (
         _FLAT,
         (torch.zeros(2, 5, 10), _OBS.cue, torch.ones(2, 5, dtype=torch.bool)),

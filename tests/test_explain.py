@@ -17,6 +17,8 @@ from attnbook.explain import (
     kendall_tau,
     occlusion_importance,
     permute_attention,
+    relevance_auc,
+    top_k_mask,
     total_variation,
 )
 from attnbook.models.small_transformer import AttentionPoolClassifier, TinyTransformerClassifier
@@ -133,6 +135,26 @@ def test_models_shapes_and_attention_override() -> None:
         assert not torch.allclose(model(tokens), model(tokens, attention=torch.full((4, 8), 0.125)))
 
 
+def test_top_k_mask_and_relevance_auc_by_hand() -> None:
+    score = torch.tensor([[0.1, 0.7, 0.2, 0.7], [4.0, 3.0, 2.0, 1.0]])
+    assert top_k_mask(score[1:], 2).tolist() == [[True, True, False, False]]
+    assert top_k_mask(score, 1).sum(1).tolist() == [1, 1]
+    relevant = torch.tensor([[False, True, True, False], [True, False, False, True]])
+    # row 0: 0.7 beats 0.1, ties 0.7 (½); 0.2 beats 0.1, loses to 0.7 -> (1 + ½ + 1 + 0) / 4
+    # row 1: 4.0 beats 3.0 and 2.0; 1.0 beats neither -> 2 / 4
+    torch.testing.assert_close(relevance_auc(score, relevant), torch.tensor([0.625, 0.5]))
+    perfect = relevance_auc(relevant.float(), relevant)
+    torch.testing.assert_close(perfect, torch.ones(2))
+
+
+def test_uniform_pool_classifier_ignores_its_scorer() -> None:
+    model = AttentionPoolClassifier(30, 2, contextual=False, uniform=True)
+    tokens = torch.tensor([[3, 4, 5, 0], [6, 7, 8, 9]])
+    weights = model.weights(tokens)
+    torch.testing.assert_close(weights, torch.tensor([[1 / 3] * 3 + [0.0], [0.25] * 4]))
+    torch.testing.assert_close(model(tokens), model(tokens, attention=weights))
+
+
 _W = torch.full((2, 3), 1 / 3)
 _M = torch.ones(2, 3, dtype=torch.bool)
 _POOL = AttentionPoolClassifier(30, 2)
@@ -196,6 +218,14 @@ BAD_INPUTS = [
         "attention must have the tokens' shape",
     ),
     (AttentionPoolClassifier, (30, 2), TypeError, "contextual must be a bool"),
+    (lambda: AttentionPoolClassifier(30, 2, uniform=1), (), TypeError, "uniform must be a bool"),
+    (top_k_mask, (_W, 4), ValueError, "k must be at most L = 3"),
+    (top_k_mask, (_W, 0), ValueError, "k must be >= 1"),
+    (top_k_mask, (_W[0], 1), ValueError, "score must have shape (B, L)"),
+    (top_k_mask, (_W.long(), 1), TypeError, "floating-point"),
+    (relevance_auc, (_W, _M), ValueError, "at least one True and one False"),
+    (relevance_auc, (_W, _M.float()), TypeError, "mask must be a bool tensor"),
+    (relevance_auc, (_W, _M[:, :2]), ValueError, "must have the shape of weights"),
     (TinyTransformerClassifier, (30, 0), ValueError, "n_classes must be >= 1"),
     (
         TinyTransformerClassifier(30, 2, max_length=4),

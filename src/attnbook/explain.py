@@ -8,7 +8,10 @@
 * :func:`permute_attention`, :func:`adversarial_attention`, :func:`total_variation`,
   :func:`jensen_shannon`: the tests of Jain & Wallace (2019): change the weights, keep the rest
   of the model, and measure how much the output moves.
-* :func:`kendall_tau`: rank agreement of two importance scores over the valid positions.
+* :func:`kendall_tau`: rank agreement of two importance scores over the valid positions;
+  :func:`top_k_mask` restricts it to the positions that either score ranks highest.
+* :func:`relevance_auc`: how well one score ranks the positions known to matter above the
+  others (the area under the ROC curve, per row).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ __all__ = [
     "kendall_tau",
     "occlusion_importance",
     "permute_attention",
+    "relevance_auc",
+    "top_k_mask",
     "total_variation",
 ]
 
@@ -254,3 +259,31 @@ def kendall_tau(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = No
     if bool((count == 0).any()):
         raise ValueError("every row needs at least two valid positions")
     return (concordance * pairs).sum(dim=(1, 2)) / count
+
+
+def top_k_mask(score: torch.Tensor, k: int) -> torch.Tensor:
+    """Bool mask (B, L), True at the k highest entries of each row of score (B, L)."""
+    require_float_tensor("score", score)
+    require_positive_int("k", k)
+    if score.dim() != 2:
+        raise ValueError(f"score must have shape (B, L), got {tuple(score.shape)}")
+    if k > score.shape[1]:
+        raise ValueError(f"k must be at most L = {score.shape[1]}, got {k}")
+    mask = torch.zeros(score.shape, dtype=torch.bool)
+    return mask.scatter(1, score.topk(k, dim=1).indices, True)
+
+
+def relevance_auc(score: torch.Tensor, relevant: torch.Tensor) -> torch.Tensor:
+    """Per-row AUC (B,): P(score at a relevant position > at an irrelevant one), ties count ½.
+
+    score (B, L) float, relevant (B, L) bool with at least one True and one False per row. 1 means
+    every relevant position outranks every other, 0.5 is a random order.
+    """
+    _check_weights_mask(score, relevant)
+    n_relevant = relevant.sum(dim=1)
+    if bool((n_relevant == 0).any()) or bool((n_relevant == score.shape[1]).any()):
+        raise ValueError("every row of relevant needs at least one True and one False")
+    difference = score[:, :, None] - score[:, None, :]  # (B, relevant i, other j)
+    wins = (difference > 0).float() + 0.5 * (difference == 0).float()
+    pairs = relevant[:, :, None] & ~relevant[:, None, :]
+    return (wins * pairs).sum(dim=(1, 2)) / pairs.sum(dim=(1, 2))

@@ -1,4 +1,4 @@
-"""Two policies for :class:`attnbook.envs.TargetPickEnv`: one attends over the set, one does not.
+"""Three policies for :class:`attnbook.envs.TargetPickEnv`: one attends over the set, two do not.
 
 * :class:`AttentionSetPolicy` embeds every object with the same small network (a key) and the cue
   (a query); the logits are the scaled dot products query · key, so the policy's distribution over
@@ -7,6 +7,10 @@
 * :class:`FlatSetPolicy` concatenates all objects in their given order with the cue and maps the
   vector through an MLP to one logit per slot. It must learn the same comparison separately for
   every slot and works only for the set size it was built for.
+* :class:`SharedScorerSetPolicy` is the control that separates attention from weight sharing: one
+  MLP scores every object from (object, cue) concatenated, optionally with a DeepSets summary
+  (the mean of a shared embedding of all objects). It is permutation equivariant and works for
+  any set size, like the attention policy, but has no query · key product.
 
 Both take ``(items (B, N, F), cue (B, C), available (B, N) bool)`` and return logits (B, N) in
 which objects that are not available are set to a very low value.
@@ -21,7 +25,7 @@ from torch import nn
 
 from attnbook.checks import require_float_tensor, require_positive_int
 
-__all__ = ["AttentionSetPolicy", "FlatSetPolicy"]
+__all__ = ["AttentionSetPolicy", "FlatSetPolicy", "SharedScorerSetPolicy"]
 
 
 def _check_observation(
@@ -109,3 +113,43 @@ class FlatSetPolicy(nn.Module):
             )
         flat = torch.cat([items.flatten(1), available.float(), cue], dim=1)
         return _masked(self.net(flat), available)
+
+
+class SharedScorerSetPolicy(nn.Module):
+    """Pointer-MLP policy: logit (B, N) of object i = MLP([item_i, cue (, set mean)]), any set size N.
+
+    With ``pooled=True`` each object's input also holds the mean over the set of a shared
+    per-object embedding (a DeepSets-style equivariant layer). No dot-product attention.
+    """
+
+    def __init__(
+        self, item_dim: int, cue_dim: int, hidden: int = 42, *, pooled: bool = False
+    ) -> None:
+        super().__init__()
+        for name, value in (("item_dim", item_dim), ("cue_dim", cue_dim), ("hidden", hidden)):
+            require_positive_int(name, value)
+        if not isinstance(pooled, bool):
+            raise TypeError(f"pooled must be a bool, got {type(pooled).__name__}")
+        self.item_dim, self.cue_dim, self.pooled = item_dim, cue_dim, pooled
+        width = item_dim + cue_dim
+        if pooled:
+            self.summary = nn.Sequential(nn.Linear(item_dim, hidden), nn.ReLU())
+            width += hidden
+        self.scorer = nn.Sequential(
+            nn.Linear(width, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(
+        self, items: torch.Tensor, cue: torch.Tensor, available: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits (B, N) over objects items (B, N, F) given cue (B, C) and available (B, N)."""
+        _check_observation(items, cue, available, self.item_dim, self.cue_dim)
+        parts = [items, cue.unsqueeze(1).expand(-1, items.shape[1], -1)]
+        if self.pooled:
+            summary = self.summary(items).mean(dim=1, keepdim=True)
+            parts.append(summary.expand(-1, items.shape[1], -1))
+        return _masked(self.scorer(torch.cat(parts, dim=-1)).squeeze(-1), available)

@@ -6,7 +6,8 @@
 * :class:`AttentionPoolClassifier`: the set-up studied by Jain & Wallace (2019): an encoder
   (a bidirectional GRU, ``contextual=True``, or a per-token MLP, ``contextual=False``), additive
   attention pooling over its states, and a linear classifier. The attention weights can be
-  replaced at inference (``forward(tokens, attention=...)``) to test whether they matter.
+  replaced at inference (``forward(tokens, attention=...)``) to test whether they matter, or
+  frozen to uniform for training (``uniform=True``, Wiegreffe & Pinter's baseline).
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class AttentionPoolClassifier(nn.Module):
         contextual: bool = True,
         d_model: int = 32,
         max_length: int = 64,
+        uniform: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -123,7 +125,10 @@ class AttentionPoolClassifier(nn.Module):
             raise ValueError(f"d_model must be even (two GRU directions), got {d_model}")
         if not isinstance(contextual, bool):
             raise TypeError(f"contextual must be a bool, got {type(contextual).__name__}")
+        if not isinstance(uniform, bool):
+            raise TypeError(f"uniform must be a bool, got {type(uniform).__name__}")
         self.vocab_size, self.max_length, self.contextual = vocab_size, max_length, contextual
+        self.uniform = uniform
         self.embed = nn.Embedding(vocab_size, d_model, padding_idx=0)
         if contextual:
             self.encoder: nn.Module = nn.GRU(
@@ -142,7 +147,12 @@ class AttentionPoolClassifier(nn.Module):
         return self.encoder(embeddings)
 
     def attention(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Additive attention weights (B, L) over states (B, L, d), zero where mask (B, L) is False."""
+        """Additive attention weights (B, L) over states (B, L, d), zero where mask (B, L) is False.
+
+        With ``uniform=True`` the weights are 1/(number of valid positions), whatever the states.
+        """
+        if self.uniform:
+            return mask.float() / mask.sum(dim=1, keepdim=True).clamp_min(1)
         scores = self.score_out(torch.tanh(self.score_hidden(states))).squeeze(-1)
         return masked_softmax(scores, mask)
 
