@@ -127,5 +127,5 @@ def alibi_bias(
     queries = torch.arange(n_q, device=slopes.device, dtype=torch.float64) + (n_k - n_q)
     keys = torch.arange(n_k, device=slopes.device, dtype=torch.float64)
     distance = (queries[:, None] - keys[None, :]).abs()
-    bias = -slopes[:, None, None] * distance[None]
+    bias = -slopes[:, None, None] * distance[None] + 0.0  # + 0.0: no negative zeros
     return bias.to(torch.get_default_dtype() if dtype is None else dtype)

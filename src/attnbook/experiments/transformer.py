@@ -6,9 +6,10 @@ Four experiments on small TransformerBlock stacks, each over several seeds:
   causal previous-token task, trained at length L and tested at L, 2L and 4L;
 * heads: 1 to 16 heads at a fixed width on a task that needs two lookups at once (the left and
   the right neighbour of every position);
-* ablation: a small stack with attention, the feed-forward layer, the residual connections or
-  LayerNorm removed in turn, on a task that needs both a lookup and a nonlinear computation;
-* warmup: a deep pre-LN and a deep post-LN stack trained with and without learning-rate warm-up.
+* ablation: a three-block stack with attention, the feed-forward layer, the residual
+  connections or LayerNorm removed in turn, on the neighbour-pair task;
+* warmup: a deep pre-LN and a deep post-LN stack trained with and without learning-rate warm-up
+  (neighbour-pair task).
 
 Results go to a JSON file (default book/data/transformer.json) that records CONFIG.
 """
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_OUTPUT",
     "IGNORE_INDEX",
     "SECTIONS",
+    "layer_gradient_norms",
     "layer_times",
     "main",
     "masked_accuracy",
@@ -96,7 +98,7 @@ CONFIG: dict = {
         "length": 10,
         "d_model": 32,
         "n_heads": 2,
-        "n_layers": 2,
+        "n_layers": 3,
         "steps": 200,
         "batch_size": 64,
         "lr": 3e-3,
@@ -110,10 +112,10 @@ CONFIG: dict = {
         "d_model": 32,
         "n_heads": 2,
         "n_layers": 6,
-        "steps": 150,
+        "steps": 120,
         "batch_size": 64,
         "lr": 5e-3,
-        "warmup_steps": [0, 50],
+        "warmup_steps": [0, 40],
         "record_every": 5,
         "eval_size": 512,
         "seeds": [0, 1, 2, 3, 4],
@@ -243,7 +245,7 @@ def _test_batch(make: Callable[..., Batch], size: int, n: int, vocab_size: int, 
 def run_positions(
     method: str, seed: int, cfg: dict, progress: bool = True
 ) -> tuple[TokenTransformer, dict[int, float]]:
-    """Train a causal previous-token model with one kind of positions; test accuracy per length."""
+    """Train a previous-token model (causal unless cfg["causal"] is False); test accuracy per length."""
     if method not in POSITIONS:
         raise ValueError(f"method must be one of {POSITIONS}, got {method!r}")
     manual_seed(seed)
@@ -256,7 +258,7 @@ def run_positions(
         n_layers=cfg["n_layers"],
         positions=method,
         max_len=max(cfg["test_lengths"]),
-        causal=True,
+        causal=cfg.get("causal", True),
     )
     train_steps(
         model,
@@ -305,14 +307,14 @@ def run_heads(
 def run_ablation(
     variant: str, seed: int, cfg: dict, progress: bool = True
 ) -> tuple[TokenTransformer, float]:
-    """Train a small pre-LN stack with one piece removed (ABLATIONS) on the neighbour-sum task."""
+    """Train a small pre-LN stack with one piece removed (ABLATIONS) on the neighbour-pair task."""
     if variant not in ABLATIONS:
         raise ValueError(f"variant must be one of {list(ABLATIONS)}, got {variant!r}")
     manual_seed(seed)
     vocab, length = cfg["vocab_size"], cfg["length"]
     model = TokenTransformer(
         vocab,
-        vocab,
+        vocab * vocab,
         d_model=cfg["d_model"],
         n_heads=cfg["n_heads"],
         n_layers=cfg["n_layers"],
@@ -322,14 +324,14 @@ def run_ablation(
     )
     train_steps(
         model,
-        lambda g: neighbour_sum_batch(cfg["batch_size"], length, vocab, g),
+        lambda g: neighbour_pair_batch(cfg["batch_size"], length, vocab, g),
         steps=cfg["steps"],
         lr=cfg["lr"],
         seed=seed,
         progress=progress,
         description=variant,
     )
-    test = _test_batch(neighbour_sum_batch, cfg["eval_size"], length, vocab, seed)
+    test = _test_batch(neighbour_pair_batch, cfg["eval_size"], length, vocab, seed)
     return model, _evaluate(model, test)[0]
 
 
@@ -341,7 +343,7 @@ def run_warmup(
     vocab, length = cfg["vocab_size"], cfg["length"]
     model = TokenTransformer(
         vocab,
-        vocab,
+        vocab * vocab,
         d_model=cfg["d_model"],
         n_heads=cfg["n_heads"],
         n_layers=cfg["n_layers"],
@@ -351,7 +353,7 @@ def run_warmup(
     )
     losses = train_steps(
         model,
-        lambda g: neighbour_sum_batch(cfg["batch_size"], length, vocab, g),
+        lambda g: neighbour_pair_batch(cfg["batch_size"], length, vocab, g),
         steps=cfg["steps"],
         lr=cfg["lr"],
         seed=seed,
@@ -360,9 +362,21 @@ def run_warmup(
         progress=progress,
         description=f"{'pre' if norm_first else 'post'}-LN, warm-up {warmup_steps}",
     )
-    test = _test_batch(neighbour_sum_batch, cfg["eval_size"], length, vocab, seed)
+    test = _test_batch(neighbour_pair_batch, cfg["eval_size"], length, vocab, seed)
     accuracy, loss = _evaluate(model, test)
     return {"losses": losses, "test_accuracy": accuracy, "test_loss": loss}
+
+
+def layer_gradient_norms(model: TokenTransformer, batch: Batch) -> list[float]:
+    """Gradient norm of each block's last feed-forward weight (linear2) for one batch, at the model's
+    current weights: Xiong et al.'s measure of how the gradient is spread over depth."""
+    if not isinstance(model, TokenTransformer):
+        raise TypeError(f"model must be a TokenTransformer, got {type(model).__name__}")
+    model.zero_grad()
+    _loss(model, *batch).backward()
+    norms = [block.linear2.weight.grad.norm().item() for block in model.blocks]
+    model.zero_grad()
+    return norms
 
 
 def layer_times(
@@ -491,13 +505,16 @@ def run_all(config: dict, progress: bool = True, sections: Sequence[str] = tuple
 def main(argv: list[str] | None = None) -> int:
     """Run the grid (or some sections of it) and write the JSON file.
 
-    With --sections, an existing output file made with the same CONFIG keeps its other
-    sections; --merge FILE ... combines such partial files (run in parallel) into --output.
+    With --sections, an existing output file keeps its other sections if they were made with
+    the current CONFIG; --seeds (and --methods, for positions) run part of the grid, and
+    --merge FILE ... combines such partial files (run in parallel) into --output.
     """
     parser = argparse.ArgumentParser(prog="python -m attnbook.experiments transformer")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
     parser.add_argument("--merge", nargs="+", type=Path, default=None)
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="run only these seeds")
+    parser.add_argument("--methods", nargs="+", default=None, help="positions: only these methods")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     config = json.loads(json.dumps(CONFIG))
@@ -505,17 +522,30 @@ def main(argv: list[str] | None = None) -> int:
     sources = list(args.merge or [])
     if args.output.exists() and not args.merge:
         sources.append(args.output)
-    for source in sources:
+    for source in sources:  # keep the sections that were made with the current CONFIG
         previous = json.loads(source.read_text())
-        if previous.get("config") == config:
-            payload["results"].update(previous["results"])
-            payload["seconds"].update(previous["seconds"])
-        elif args.merge:
-            raise ValueError(f"{source} was made with another CONFIG")
+        for name, rows in previous["results"].items():
+            if previous["config"].get(name) == config[name]:
+                if args.merge:  # partial files of one section (split by --seeds) add up
+                    payload["results"].setdefault(name, []).extend(rows)
+                    seconds = payload["seconds"].get(name, 0.0) + previous["seconds"][name]
+                    payload["seconds"][name] = round(seconds, 1)
+                else:
+                    payload["results"][name] = rows
+                    payload["seconds"][name] = previous["seconds"][name]
+            elif args.merge:
+                raise ValueError(f"{source}: section {name!r} was made with another CONFIG")
     if not args.merge:
         torch.set_num_threads(1)
         torch.use_deterministic_algorithms(True)
-        report = run_all(CONFIG, progress=not args.no_progress, sections=args.sections)
+        run_config = json.loads(json.dumps(CONFIG))
+        if args.seeds is not None:  # a part of the grid, to be merged with the others
+            for name in args.sections:
+                run_config[name]["seeds"] = [s for s in CONFIG[name]["seeds"] if s in args.seeds]
+        if args.methods is not None:
+            methods = CONFIG["positions"]["methods"]
+            run_config["positions"]["methods"] = [m for m in methods if m in args.methods]
+        report = run_all(run_config, progress=not args.no_progress, sections=args.sections)
         payload["results"].update(report["results"])
         payload["seconds"].update(report["seconds"])
     payload["results"] = {k: payload["results"][k] for k in SECTIONS if k in payload["results"]}
