@@ -157,3 +157,20 @@ def test_every_glued_key_is_stored(path: Path):
             assert key in _glued_keys(target), (
                 f"{path.name}: {reference!r} is not glued in {target.name}"
             )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_glued_values_are_plain_numbers_or_text(path: Path):
+    """`{glue:text}` formats text/plain: glue float(x) or int(x), never a numpy or torch scalar."""
+    for index, cell in enumerate(_code_cells(path), start=1):
+        for output in cell.outputs:
+            scrapbook = output.get("metadata", {}).get("scrapbook", {})
+            if "name" not in scrapbook:
+                continue
+            text = next(
+                (v for k, v in output.get("data", {}).items() if k.endswith("text/plain")), ""
+            )
+            assert not re.match(r"^(np\.|numpy\.|tensor\(|array\()", text), (
+                f"{path.name} code cell {index} glues {scrapbook['name']!r} as {text[:40]!r}: "
+                "glue a Python float/int (float(x), x.item()) so a format spec applies"
+            )
