@@ -15,7 +15,7 @@ SEED_OFFSET ?= 7
 NBVAL := $(PY) -m pytest -q -p no:cacheprovider -p tools.nbtimes --nbval-lax --nbval-current-env \
 	--nbval-sanitize-with tools/nbval_sanitize.cfg
 
-.PHONY: install book test lint unit nbval nbval-seed nbval-cpu checks artifacts-check notebooks serve clean
+.PHONY: install book pdf lab dist test lint unit nbval nbval-seed nbval-cpu checks site-check artifacts-check notebooks serve clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or PYTHON=...)"; exit 1; }
@@ -30,12 +30,31 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build --warningiserror --nitpick --keep-going --path-output . .
 	@echo "The site is in $(CURDIR)/_build/html/index.html (make serve to browse it)"
 
+# The whole book as one PDF: every page of the built site printed by the system Chromium.
+pdf: $(STAMP)
+	test -f _build/html/index.html || $(MAKE) --no-print-directory book
+	$(PY) tools/print_pdf.py _build/html _build/pdf/book.pdf
+
+# JupyterLab on the chapters, from the venv, on 127.0.0.1 only (LAB_ARGS=--no-browser on a server).
+LAB_ARGS ?=
+lab: $(STAMP)
+	$(PY) -m ipykernel install --sys-prefix --name python3 \
+	    --display-name "Python 3 (attnbook: Attention in Depth and Breadth)" >/dev/null
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=book \
+	    --LabApp.extension_manager=readonly $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+# The attnbook wheel, so a downloaded chapter runs anywhere: pip install dist/attnbook-*.whl
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m pip wheel --no-deps --no-build-isolation -q -w dist .
+	@ls -l dist/*.whl
+
 lint: $(STAMP)
 	$(PY) -m ruff check src tests tools book _ext
 	$(PY) -m ruff format --check src tests tools _ext
 
 unit: $(STAMP)
-	$(PY) -m pytest -q tests --ignore=tests/artifacts
+	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/artifacts --ignore=tests/reader
 
 nbval: $(STAMP)
 	$(NBVAL) --notebook-times _build/notebook-times.json book
@@ -47,14 +66,22 @@ nbval-seed: $(STAMP)
 nbval-cpu: $(STAMP)
 	ATEN_CPU_CAPABILITY=default $(NBVAL) --notebook-times _build/notebook-times-cpu.json book
 
-# The unit tests and the three notebook passes, two at a time (the machines have 2 cores).
+# The site as a reader gets it: built, printed, checked in the browser; JupyterLab and the wheel.
+site-check: $(STAMP)
+	$(MAKE) --no-print-directory book
+	$(MAKE) --no-print-directory pdf
+	ATTNBOOK_REQUIRE_BUILD=1 $(PY) -m pytest -q -p no:cacheprovider \
+	    tests/artifacts/test_site.py tests/artifacts/test_reader_view.py tests/reader
+
+# The unit tests, the three notebook passes and the site, two at a time (the machines have 2 cores).
 checks: $(STAMP)
-	$(MAKE) --no-print-directory -j2 --output-sync=target unit nbval nbval-seed nbval-cpu
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit nbval nbval-seed nbval-cpu site-check
 
+# Run after nbval: every notebook was timed, none over the limit.
 artifacts-check: $(STAMP)
-	ATTNBOOK_REQUIRE_BUILD=1 $(PY) -m pytest -q tests/artifacts
+	ATTNBOOK_REQUIRE_BUILD=1 $(PY) -m pytest -q -p no:cacheprovider tests/artifacts/test_notebook_times.py
 
-test: lint checks book artifacts-check
+test: lint checks artifacts-check
 	@echo "make test: all checks passed"
 
 notebooks: $(STAMP)
