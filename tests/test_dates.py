@@ -16,6 +16,7 @@ from attnbook.data.dates import (
     date_field_spans,
     encode_pairs,
     make_date_splits,
+    make_date_train_val_test,
     render_date,
 )
 
@@ -90,3 +91,13 @@ BAD_INPUTS = [
 def test_bad_inputs(func, args, error, fragment) -> None:
     with pytest.raises(error, match=re.escape(fragment)):
         func(*args)
+
+
+def test_train_val_test_days_are_disjoint() -> None:
+    train, val, test, _, _ = make_date_train_val_test(300, 100, 50, seed=0)
+    assert (len(train), len(val), len(test)) == (300, 100, 50)
+    days = [{target for _, target, _ in split.texts} for split in (train, val, test)]
+    assert sum(len(d) for d in days) == len(set.union(*days)) == 450
+    assert val.sources.shape[1] == train.sources.shape[1]
+    with pytest.raises(ValueError, match="start < stop"):
+        train.subset(5, 5)

@@ -10,6 +10,8 @@ import torch
 from attnbook.attention import AdditiveScore
 from attnbook.data.dates import make_date_splits
 from attnbook.models.seq2seq import Seq2Seq, exact_match, train_seq2seq
+from attnbook.seeding import manual_seed
+from attnbook.train import count_parameters
 
 
 def _batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -96,7 +98,8 @@ def test_exact_match() -> None:
 
 BAD_INPUTS = [
     (Seq2Seq, (0, 5), ValueError, "source_vocab"),
-    (Seq2Seq, (10, 5, 8, 16, "yes"), TypeError, "attention must be a bool"),
+    (Seq2Seq, (10, 5, 8, 16, 1), TypeError, "attention must be a bool or"),
+    (Seq2Seq, (10, 5, 8, 16, "yes"), ValueError, "True, False or 'uniform'"),
     (
         lambda: Seq2Seq(10, 5)(
             torch.zeros(2, 3), torch.tensor([1, 1]), torch.zeros(2, 2, dtype=torch.int64)
@@ -156,3 +159,27 @@ BAD_INPUTS = [
 def test_bad_inputs(func, args, error, fragment) -> None:
     with pytest.raises(error, match=re.escape(fragment)):
         func(*args)
+
+
+def test_uniform_attention_averages_the_encoder_states() -> None:
+    manual_seed(0)
+    model = Seq2Seq(10, 5, 8, 16, attention="uniform")
+    sources, lengths, targets = _batch()
+    _, weights = model(sources, lengths, targets)
+    assert model.score is None and model.use_attention and model.uniform_attention
+    expected = (sources != 0).float() / lengths[:, None].float()
+    assert torch.allclose(weights, expected[:, None].expand_as(weights))
+    fixed = Seq2Seq(10, 5, 8, 16, attention=False)
+    assert count_parameters(model) == count_parameters(fixed)
+
+
+def test_on_epoch_end_is_called_once_per_epoch() -> None:
+    manual_seed(0)
+    model = Seq2Seq(10, 5, 8, 16)
+    seen = []
+    train_seq2seq(model, *_batch(), epochs=3, progress=False, on_epoch_end=seen.append)
+    assert seen == [1, 2, 3]
+    with pytest.raises(TypeError, match="on_epoch_end must be callable"):
+        train_seq2seq(model, *_batch(), epochs=1, progress=False, on_epoch_end=3)
+    with pytest.raises(ValueError, match="True, False or 'uniform'"):
+        Seq2Seq(10, 5, attention="mean")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from attnbook.data.sessions import PAD, leave_last_out, make_sessions, pad_left
+from attnbook.data.sessions import PAD, leave_last_out, leave_two_out, make_sessions, pad_left
 
 
 def test_generator_shapes_and_hidden_structure() -> None:
@@ -75,3 +75,14 @@ BAD_INPUTS = [
 def test_bad_inputs(func, args, kwargs, error, fragment) -> None:
     with pytest.raises(error, match=re.escape(fragment)):
         func(*args, **kwargs)
+
+
+def test_leave_two_out_and_the_generator_truth() -> None:
+    train, val, test = leave_two_out([[1, 2, 3], [4, 5, 6, 7]])
+    assert train == [[1], [4, 5]] and val.tolist() == [2, 6] and test.tolist() == [3, 7]
+    data = make_sessions(num_users=10, num_items=40, num_clusters=4, clusters_per_user=2, seed=0)
+    assert data.follow_prob == 0.4 and data.preference_concentration == 2.0
+    for cluster in range(4):  # item weights are a distribution within each cluster
+        assert data.item_weight[data.item_cluster == cluster].sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="leave-two-out needs >= 3"):
+        leave_two_out([[1, 2]])

@@ -27,6 +27,7 @@ __all__ = [
     "date_field_spans",
     "encode_pairs",
     "make_date_splits",
+    "make_date_train_val_test",
     "render_date",
 ]
 
@@ -150,6 +151,19 @@ class DatePairs:
         """Number of pairs."""
         return len(self.texts)
 
+    def subset(self, start: int, stop: int) -> DatePairs:
+        """Pairs start .. stop-1 (tensors (stop-start, ...), padding width kept)."""
+        if not (
+            isinstance(start, int) and isinstance(stop, int) and 0 <= start < stop <= len(self)
+        ):
+            raise ValueError(f"need 0 <= start < stop <= {len(self)}, got {start}, {stop}")
+        return DatePairs(
+            self.sources[start:stop],
+            self.lengths[start:stop],
+            self.targets[start:stop],
+            self.texts[start:stop],
+        )
+
 
 def encode_pairs(
     texts: list[tuple[str, str, str]], source_vocab: CharVocab, target_vocab: CharVocab
@@ -203,3 +217,21 @@ def make_date_splits(
     train = encode_pairs(texts[:num_train], source_vocab, target_vocab)
     test = encode_pairs(texts[num_train:], source_vocab, target_vocab)
     return train, test, source_vocab, target_vocab
+
+
+def make_date_train_val_test(
+    num_train: int = 6000, num_val: int = 1000, num_test: int = 1000, seed: int = 0
+) -> tuple[DatePairs, DatePairs, DatePairs, CharVocab, CharVocab]:
+    """Train, validation and test DatePairs on pairwise disjoint calendar days (1950-2049).
+
+    The validation split is for everything looked at during training; the test split is for one
+    final measurement per model. Returns (train, val, test, source_vocab, target_vocab).
+    """
+    require_positive_int("num_train", num_train)
+    require_positive_int("num_val", num_val)
+    train_val, test, source_vocab, target_vocab = make_date_splits(
+        num_train + num_val, num_test, seed=seed
+    )
+    train = train_val.subset(0, num_train)
+    val = train_val.subset(num_train, num_train + num_val)
+    return train, val, test, source_vocab, target_vocab

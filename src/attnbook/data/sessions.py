@@ -23,10 +23,13 @@ import torch
 from attnbook.checks import require_positive_int
 from attnbook.seeding import numpy_rng
 
-__all__ = ["PAD", "Sessions", "leave_last_out", "make_sessions", "pad_left"]
+__all__ = ["PAD", "Sessions", "leave_last_out", "leave_two_out", "make_sessions", "pad_left"]
 
 PAD = -1
 """The padding value of item-id tensors (item ids are 0 .. n_items-1)."""
+
+PREFERENCE_CONCENTRATION = 2.0
+"""Each user's weights over their clusters are drawn from Dirichlet(2, ..., 2)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class Sessions:
     item_cluster: np.ndarray  # (n_items,) cluster of each item
     successor: np.ndarray  # (n_items,) the item that follows each item by the transition rule
     user_clusters: np.ndarray  # (n_users, clusters_per_user) clusters each user likes
+    item_weight: np.ndarray | None = None  # (n_items,) probability of each item within its cluster
+    follow_prob: float | None = None  # probability that the next item is the successor
+    preference_concentration: float | None = None  # Dirichlet parameter of users' cluster weights
 
 
 def make_sessions(
@@ -102,7 +108,7 @@ def make_sessions(
     sequences = []
     for user in range(num_users):
         liked = user_clusters[user]
-        preference = rng.dirichlet(np.full(clusters_per_user, 2.0))
+        preference = rng.dirichlet(np.full(clusters_per_user, PREFERENCE_CONCENTRATION))
         length = int(rng.integers(min_length, max_length + 1))
 
         history: list[int] = []
@@ -113,7 +119,19 @@ def make_sessions(
                 cluster = liked[rng.choice(clusters_per_user, p=preference)]
                 history.append(int(rng.choice(members[cluster], p=within[cluster])))
         sequences.append(history)
-    return Sessions(sequences, num_items, item_cluster, successor, user_clusters)
+    item_weight = np.empty(num_items)
+    for cluster, items in enumerate(members):
+        item_weight[items] = within[cluster]
+    return Sessions(
+        sequences,
+        num_items,
+        item_cluster,
+        successor,
+        user_clusters,
+        item_weight=item_weight,
+        follow_prob=float(follow_prob),
+        preference_concentration=PREFERENCE_CONCENTRATION,
+    )
 
 
 def leave_last_out(sequences: list[list[int]]) -> tuple[list[list[int]], torch.Tensor]:
@@ -124,6 +142,26 @@ def leave_last_out(sequences: list[list[int]]) -> tuple[list[list[int]], torch.T
         if len(seq) < 2:
             raise ValueError(f"sequence {i} has {len(seq)} items; leave-last-out needs >= 2")
     return [list(seq[:-1]) for seq in sequences], torch.tensor([seq[-1] for seq in sequences])
+
+
+def leave_two_out(
+    sequences: list[list[int]],
+) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
+    """Split each history: training items (all but the last two), validation item (N,), test item (N,).
+
+    The validation query is the training part; the test query is the training part plus the
+    validation item (as in SASRec's protocol).
+    """
+    if not isinstance(sequences, list) or not sequences:
+        raise ValueError("sequences must be a non-empty list of item-id lists")
+    for i, seq in enumerate(sequences):
+        if len(seq) < 3:
+            raise ValueError(f"sequence {i} has {len(seq)} items; leave-two-out needs >= 3")
+    return (
+        [list(seq[:-2]) for seq in sequences],
+        torch.tensor([seq[-2] for seq in sequences]),
+        torch.tensor([seq[-1] for seq in sequences]),
+    )
 
 
 def pad_left(sequences: list[list[int]], length: int) -> torch.Tensor:

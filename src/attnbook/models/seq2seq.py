@@ -6,10 +6,14 @@ encoder position with `attnbook.attention.AdditiveScore`, and the softmax-weight
 encoder states (the context) feeds both the next decoder step and the output layer
 (Bahdanau et al., 2015). Without attention the context is one fixed vector, the encoder's final
 states, given to every step (Cho et al., 2014). Everything else is identical, so the two differ
-by the attention alone.
+by the attention alone. A third variant, `attention="uniform"`, is the control for the learned
+alignment: the context is the plain average of the encoder states at every step (no scorer, so
+it has the parameters of the fixed-vector model but reads every encoder state).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -46,7 +50,7 @@ class Seq2Seq(nn.Module):
         target_vocab: int,
         embedding_dim: int = 32,
         hidden_dim: int = 64,
-        attention: bool = True,
+        attention: bool | str = True,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -56,9 +60,14 @@ class Seq2Seq(nn.Module):
             ("hidden_dim", hidden_dim),
         ):
             require_positive_int(name, value)
-        if not isinstance(attention, bool):
-            raise TypeError(f"attention must be a bool, got {type(attention).__name__}")
-        self.use_attention = attention
+        if not isinstance(attention, bool | str):
+            raise TypeError(
+                f"attention must be a bool or 'uniform', got {type(attention).__name__}"
+            )
+        if isinstance(attention, str) and attention != "uniform":
+            raise ValueError(f"attention must be True, False or 'uniform', got {attention!r}")
+        self.use_attention = attention is not False
+        self.uniform_attention = attention == "uniform"
         self.target_vocab = target_vocab
         self.start_id = target_vocab  # an extra input id that starts every decoded sequence
         self.source_embedding = nn.Embedding(source_vocab, embedding_dim, padding_idx=0)
@@ -66,7 +75,9 @@ class Seq2Seq(nn.Module):
         self.bridge = nn.Linear(2 * hidden_dim, hidden_dim)
         self.target_embedding = nn.Embedding(target_vocab + 1, embedding_dim)
         self.decoder = nn.GRUCell(embedding_dim + 2 * hidden_dim, hidden_dim)
-        self.score = AdditiveScore(hidden_dim, 2 * hidden_dim, hidden_dim) if attention else None
+        self.score = (
+            AdditiveScore(hidden_dim, 2 * hidden_dim, hidden_dim) if attention is True else None
+        )
         self.output = nn.Linear(hidden_dim + 2 * hidden_dim + embedding_dim, target_vocab)
 
     def encode(
@@ -100,6 +111,9 @@ class Seq2Seq(nn.Module):
             features = torch.tanh(self.score.query_proj(hidden)[:, None, :] + projected_keys)
             scores = self.score.score_vector(features)[..., 0]  # (B, L_src)
             weights = masked_softmax(scores, mask)
+            context = (weights[:, :, None] * states).sum(dim=1)
+        elif self.uniform_attention:  # the average of the encoder states at every step
+            weights = mask.to(states.dtype) / mask.sum(dim=1, keepdim=True).to(states.dtype)
             context = (weights[:, :, None] * states).sum(dim=1)
         else:
             weights = torch.zeros(mask.shape, dtype=states.dtype)
@@ -180,10 +194,13 @@ def train_seq2seq(
     seed: int = 0,
     progress: bool = True,
     description: str = "seq2seq",
+    on_epoch_end: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Teacher-forced training with Adam on sources (N, L), lengths (N,), targets (N, T) ids.
 
     Targets use ids 1.. (0 = padding is ignored by the loss). Returns the mean loss per epoch.
+    `on_epoch_end(epoch)` (epoch from 1) is called after every epoch, e.g. to score a
+    validation split; one optimizer runs through all epochs.
     """
     if not isinstance(model, Seq2Seq):
         raise TypeError(f"model must be a Seq2Seq, got {type(model).__name__}")
@@ -194,12 +211,14 @@ def train_seq2seq(
     require_positive_int("batch_size", batch_size)
     require_positive("lr", lr)
     require_positive("clip", clip)
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError("on_epoch_end must be callable or None")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch_generator(seed)
     losses = []
     model.train()
     bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
-    for _ in bar:
+    for epoch in bar:
         order = torch.randperm(len(sources), generator=generator)
         total, count = 0.0, 0
         for start in range(0, len(sources), batch_size):
@@ -216,5 +235,8 @@ def train_seq2seq(
             count += len(batch)
         losses.append(total / count)
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
+            model.train()
     model.eval()
     return losses
