@@ -6,7 +6,7 @@ Four experiments on small TransformerBlock stacks, each over several seeds:
   causal previous-token task, trained at length L and tested at L, 2L and 4L;
 * heads: 1 to 16 heads at a fixed width on a task that needs two lookups at once (the left and
   the right neighbour of every position);
-* ablation: a three-block stack with attention, the feed-forward layer, the residual
+* ablation: a two-block stack with attention, the feed-forward layer, the residual
   connections or LayerNorm removed in turn, on the neighbour-pair task;
 * warmup: a deep pre-LN and a deep post-LN stack trained with and without learning-rate warm-up
   (neighbour-pair task).
@@ -74,9 +74,9 @@ CONFIG: dict = {
         "d_model": 32,
         "n_heads": 2,
         "n_layers": 2,
-        "steps": 200,
+        "steps": 120,
         "batch_size": 64,
-        "lr": 3e-3,
+        "lr": 5e-3,
         "eval_size": 256,
         "methods": list(POSITIONS),
         "seeds": [0, 1, 2, 3, 4],
@@ -98,10 +98,10 @@ CONFIG: dict = {
         "length": 10,
         "d_model": 32,
         "n_heads": 2,
-        "n_layers": 3,
-        "steps": 200,
+        "n_layers": 2,
+        "steps": 120,
         "batch_size": 64,
-        "lr": 3e-3,
+        "lr": 5e-3,
         "eval_size": 512,
         "variants": list(ABLATIONS),
         "seeds": [0, 1, 2, 3, 4],
@@ -112,10 +112,10 @@ CONFIG: dict = {
         "d_model": 32,
         "n_heads": 2,
         "n_layers": 6,
-        "steps": 120,
+        "steps": 80,
         "batch_size": 64,
         "lr": 5e-3,
-        "warmup_steps": [0, 40],
+        "warmup_steps": [0, 25],
         "record_every": 5,
         "eval_size": 512,
         "seeds": [0, 1, 2, 3, 4],
