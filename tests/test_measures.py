@@ -73,6 +73,20 @@ def test_receptive_field_matches_reachability(layers: int, window: int) -> None:
     assert receptive_field(layers, window) == layers * (window - 1) + 1
 
 
+@pytest.mark.parametrize(
+    ("layers", "window", "length"), [(10, 10, 10), (3, 4, 8), (2, 3, 30), (1, 1, 1)]
+)
+def test_receptive_field_is_capped_at_the_length(layers: int, window: int, length: int) -> None:
+    reach = reachability(window_mask(length, window), layers)
+    assert receptive_field(layers, window, length) == int(reach[-1].sum())
+    assert receptive_field(layers, window, length) == min(layers * (window - 1) + 1, length)
+
+
+def test_receptive_field_without_length_is_uncapped() -> None:
+    assert receptive_field(10, 10) == 91
+    assert receptive_field(10, 10, length=10) == 10
+
+
 def test_reachability_of_causal_mask_is_causal() -> None:
     mask = causal_mask(6)
     assert torch.equal(reachability(mask, 3), mask)
@@ -122,6 +136,7 @@ BAD_INPUTS = [
     (receptive_field, (0, 3), ValueError, "num_layers must be >= 1"),
     (receptive_field, (2, 0), ValueError, "window must be >= 1"),
     (receptive_field, (2.0, 3), TypeError, "num_layers must be an int"),
+    (receptive_field, (2, 3, 0), ValueError, "length must be >= 1"),
     (reachability, (torch.ones(3, 3), 2), TypeError, "bool tensor"),
     (reachability, ([[True]], 2), TypeError, "torch.Tensor"),
     (reachability, (torch.ones(3, 4, dtype=torch.bool), 2), ValueError, "square (n, n)"),

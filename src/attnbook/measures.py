@@ -101,15 +101,21 @@ def mean_attention_distance(
     return (weights * distance).sum(dim=-1)
 
 
-def receptive_field(num_layers: int, window: int) -> int:
+def receptive_field(num_layers: int, window: int, length: int | None = None) -> int:
     """Positions one output sees through num_layers of causal window attention (window keys each).
 
-    Each layer reaches window-1 positions further back, so L layers see L·(W-1)+1 positions,
-    the output's own position included.
+    Each layer reaches window-1 positions further back, so L layers reach L·(W-1) positions back
+    and see L·(W-1)+1 positions, the output's own position included. With `length` (the number
+    of positions n of the sequence) the count is capped at n, which is all there is to see;
+    without it the sequence is taken to be long enough.
     """
     require_positive_int("num_layers", num_layers)
     require_positive_int("window", window)
-    return num_layers * (window - 1) + 1
+    field = num_layers * (window - 1) + 1
+    if length is None:
+        return field
+    require_positive_int("length", length)
+    return min(field, length)
 
 
 def reachability(mask: torch.Tensor, num_layers: int) -> torch.Tensor:
