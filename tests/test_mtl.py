@@ -16,9 +16,13 @@ from attnbook.mtl import (
     delta_m,
     dwa_weights,
     evaluate_tasks,
+    gradnorm_balance_point,
+    gradnorm_targets,
     gradnorm_weight_grad,
     make_weighting,
     pcgrad,
+    seed_interval,
+    task_gradient_norms,
     train_multitask,
     uncertainty_loss,
 )
@@ -70,6 +74,25 @@ def test_gradnorm_equals_autograd_of_its_loss() -> None:
     (weighted - target).abs().sum().backward()
     ours = gradnorm_weight_grad(norms, w.detach(), losses, initial, alpha=1.5)
     assert torch.allclose(ours, w.grad)
+
+
+def test_gradnorm_targets_hand_case() -> None:
+    # as above: G = [1, 3], target [4/3, 8/3]
+    achieved, target = gradnorm_targets(
+        torch.tensor([1.0, 3.0]), torch.ones(2), torch.ones(2), torch.tensor([2.0, 1.0]), 1.0
+    )
+    assert achieved.tolist() == pytest.approx([1.0, 3.0])
+    assert target.tolist() == pytest.approx([4 / 3, 8 / 3])
+
+
+def test_gradnorm_balance_point_equalises_the_norms() -> None:
+    # norms [1, 4]: w ∝ [1, 1/4], sum 2 -> [1.6, 0.4]; then w · norms = [1.6, 1.6]
+    norms = torch.tensor([1.0, 4.0])
+    w = gradnorm_balance_point(norms)
+    assert w.tolist() == pytest.approx([1.6, 0.4])
+    achieved, target = gradnorm_targets(norms, w, torch.ones(2), torch.ones(2), alpha=1.5)
+    assert torch.allclose(achieved, target)
+    assert torch.allclose(gradnorm_weight_grad(norms, w, torch.ones(2), torch.ones(2)) * 0, 0 * w)
 
 
 def test_pcgrad_hand_case() -> None:
@@ -172,6 +195,78 @@ def test_trainer_runs_every_weighting(weighting: str) -> None:
     assert set(metrics) == {"digit", "ink"} and 0 <= metrics["digit"] <= 1
 
 
+def test_static_weights_scale_the_losses() -> None:
+    # ones give "equal"; an ink weight 1/std² on natural units is the standardised target
+    x, targets = _tiny_data()
+    runs = []
+    for weights in (None, [1.0, 1.0], [1.0, 1e-3]):
+        torch.manual_seed(0)
+        model = HardSharingNet(HEADS)
+        history = train_multitask(
+            model,
+            x,
+            targets,
+            TASKS,
+            epochs=2,
+            batch_size=32,
+            progress=False,
+            static_weights=weights,
+        )
+        runs.append(history)
+    assert runs[0].records == runs[1].records
+    assert runs[2].series("weight/ink") == pytest.approx([1e-3, 1e-3])
+    assert runs[2].series("loss/digit") != runs[0].series("loss/digit")
+
+
+def test_gradnorm_records_achieved_norms_and_targets() -> None:
+    x, targets = _tiny_data()
+    torch.manual_seed(0)
+    history = train_multitask(
+        HardSharingNet(HEADS),
+        x,
+        targets,
+        TASKS,
+        weighting="gradnorm",
+        epochs=2,
+        batch_size=32,
+        progress=False,
+    )
+    achieved = [history.series(f"gradnorm_G/{t.name}") for t in TASKS]
+    target = [history.series(f"gradnorm_target/{t.name}") for t in TASKS]
+    assert all(v > 0 for series in achieved + target for v in series)
+    # the targets average to the mean achieved norm at every step while r_t^α averages to 1 (α = 0)
+    torch.manual_seed(0)
+    flat = train_multitask(
+        HardSharingNet(HEADS),
+        x,
+        targets,
+        TASKS,
+        weighting="gradnorm",
+        epochs=1,
+        batch_size=32,
+        alpha=0.0,
+        progress=False,
+    )
+    g = [flat.series(f"gradnorm_G/{t.name}")[0] for t in TASKS]
+    tg = [flat.series(f"gradnorm_target/{t.name}")[0] for t in TASKS]
+    assert tg[0] == pytest.approx(tg[1]) and tg[0] == pytest.approx(sum(g) / 2, rel=1e-5)
+
+
+def test_task_gradient_norms_match_autograd() -> None:
+    x, targets = _tiny_data(16)
+    torch.manual_seed(0)
+    model = HardSharingNet(HEADS)
+    norms = task_gradient_norms(model, x, targets, TASKS)
+    loss = TASKS[1].loss(model(x)[1], targets[1])
+    grads = torch.autograd.grad(loss, list(model.shared_parameters()))
+    assert norms[1].item() == pytest.approx(torch.cat([g.flatten() for g in grads]).norm().item())
+    assert all(p.grad is None for p in model.parameters())
+    layer = task_gradient_norms(
+        model, x, targets, TASKS, list(model.last_shared_layer().parameters())
+    )
+    assert bool((layer <= norms).all())
+
+
 def test_trainer_is_deterministic() -> None:
     x, targets = _tiny_data()
     results = []
@@ -184,9 +279,13 @@ def test_trainer_is_deterministic() -> None:
 
 
 # --------------------------------------------------------------- the committed grid
-def test_committed_results_come_from_current_config() -> None:
+def test_committed_results_come_from_current_config_and_code() -> None:
     data = json.loads(grid.DEFAULT_OUT.read_text())
     assert data["config"] == json.loads(json.dumps(grid.CONFIG))
+    assert data["code_fingerprint"] == grid.code_fingerprint(), (
+        "the code the grid runs (or its data) changed since book/data/mtl.json was written: "
+        "re-run `python -m attnbook.experiments mtl`"
+    )
     cells = {(r["task_set"], r["arch"], r["weighting"], r["seed"]) for r in data["rows"]}
     expected = {
         (name, arch, w, s)
@@ -198,12 +297,14 @@ def test_committed_results_come_from_current_config() -> None:
     assert cells == expected
 
 
-def test_grid_cell_reproduces_a_committed_row() -> None:
+def test_grid_cell_lands_inside_the_committed_seed_spread() -> None:
+    # Bits differ between CPUs (AVX2 and AVX-512 disagree from the first step), so a re-run
+    # cannot reproduce one committed value: it is one more draw, and must fall inside the
+    # 99.9 % prediction interval of the committed seeds (seed_interval).
     data = json.loads(grid.DEFAULT_OUT.read_text())
-    key = ("digits", "hard", "equal", 0)
-    row = next(
-        r for r in data["rows"] if (r["task_set"], r["arch"], r["weighting"], r["seed"]) == key
-    )
+    key = ("digits", "hard", "equal")
+    found = [r for r in data["rows"] if (r["task_set"], r["arch"], r["weighting"]) == key]
+    assert len(found) == len(grid.CONFIG["seeds"])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the grid runs
     try:
@@ -211,7 +312,24 @@ def test_grid_cell_reproduces_a_committed_row() -> None:
     finally:
         torch.set_num_threads(threads)
     for task in ("left", "right"):
-        assert result["metrics"][task] == pytest.approx(row["metrics"][task], abs=0.02)
+        low, high = seed_interval([r["metrics"][task] for r in found])
+        assert low < result["metrics"][task] < high, (task, low, high, result["metrics"][task])
+
+
+def test_seed_interval_hand_case() -> None:
+    # values 1, 2, 3: mean 2, std 1, n = 3; t(0.975, 2) = 4.3027; half = 4.3027 · √(4/3) = 4.9683
+    low, high = seed_interval([1.0, 2.0, 3.0], level=0.95)
+    assert (low, high) == pytest.approx((2 - 4.9683, 2 + 4.9683), abs=1e-3)
+    with pytest.raises(ValueError, match="at least 2"):
+        seed_interval([1.0])
+
+
+def test_fingerprint_ignores_docstrings_and_layout_only() -> None:
+    a = grid._code_without_docstrings('def f(x):\n    """Doc."""\n    return x + 1  # c\n')
+    b = grid._code_without_docstrings("def f(x):\n    return (x +\n            1)\n")
+    c = grid._code_without_docstrings("def f(x):\n    return x + 2\n")
+    assert a == b != c
+    assert len(grid.code_fingerprint()) == 16
 
 
 # --------------------------------------------------------------- bad input
@@ -272,6 +390,28 @@ BAD_INPUTS = [
         "weighting must be one of",
     ),
     (grid.run_cell, ("wide", "equal", ["left"], 0, None), ValueError, "arch must be"),
+    (gradnorm_balance_point, (torch.tensor([1.0, 0.0]),), ValueError, "grad_norms must be > 0"),
+    (
+        lambda: train_multitask(
+            HardSharingNet(HEADS),
+            *_tiny_data(8),
+            TASKS,
+            weighting="dwa",
+            static_weights=[1.0, 0.1],
+            progress=False,
+        ),
+        (),
+        ValueError,
+        "static_weights need weighting='equal'",
+    ),
+    (
+        lambda: train_multitask(
+            HardSharingNet(HEADS), *_tiny_data(8), TASKS, static_weights=[1.0], progress=False
+        ),
+        (),
+        ValueError,
+        "2 finite numbers > 0",
+    ),
 ]
 
 

@@ -44,9 +44,13 @@ __all__ = [
     "delta_m",
     "dwa_weights",
     "evaluate_tasks",
+    "gradnorm_balance_point",
+    "gradnorm_targets",
     "gradnorm_weight_grad",
     "make_weighting",
     "pcgrad",
+    "seed_interval",
+    "task_gradient_norms",
     "train_multitask",
     "uncertainty_loss",
 ]
@@ -123,11 +127,63 @@ def gradnorm_weight_grad(
         raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
     if bool((initial_losses <= 0).any()):
         raise ValueError(f"initial_losses must be > 0, got {initial_losses.tolist()}")
+    weighted_norms, target = gradnorm_targets(grad_norms, weights, losses, initial_losses, alpha)
+    return torch.sign(weighted_norms - target) * grad_norms
+
+
+def gradnorm_targets(
+    grad_norms: torch.Tensor,
+    weights: torch.Tensor,
+    losses: torch.Tensor,
+    initial_losses: torch.Tensor,
+    alpha: float = 1.5,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GradNorm's achieved norms G_t = w_t ‖∇_W L_t‖ (T,) and their targets mean(G) · r_t^α (T,)."""
     weighted_norms = weights * grad_norms  # G_t = w_t ‖∇ L_t‖ (w_t > 0)
     inverse_rate = losses / initial_losses
     relative = inverse_rate / inverse_rate.mean()
     target = weighted_norms.mean() * relative**alpha  # held constant
-    return torch.sign(weighted_norms - target) * grad_norms
+    return weighted_norms, target
+
+
+def gradnorm_balance_point(grad_norms: torch.Tensor) -> torch.Tensor:
+    """The weights (T,), summing to T, at which every w_t ‖∇_W L_t‖ (from norms (T,)) is equal.
+
+    This is GradNorm's fixed point while every task trains at the same rate (r_t = 1), for any α.
+    """
+    _check_losses("grad_norms", grad_norms)
+    if bool((grad_norms <= 0).any()):
+        raise ValueError(f"grad_norms must be > 0, got {grad_norms.tolist()}")
+    inverse = 1.0 / grad_norms
+    return grad_norms.numel() * inverse / inverse.sum()
+
+
+def task_gradient_norms(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: Sequence[torch.Tensor],
+    tasks: Sequence[Task],
+    parameters: Sequence[nn.Parameter] | None = None,
+) -> torch.Tensor:
+    """‖∇ L_t‖ (T,) of each task's unweighted loss on one batch inputs (B, ...), targets T × (B,).
+
+    ``parameters`` defaults to ``model.shared_parameters()``; the model's gradients are untouched.
+    """
+    require_float_tensor("inputs", inputs)
+    if len(targets) != len(tasks) or any(len(t) != len(inputs) for t in targets):
+        raise ValueError(
+            f"need one target (B,) per task: {len(tasks)} tasks, {len(targets)} targets, "
+            f"B = {len(inputs)}"
+        )
+    params = list(model.shared_parameters() if parameters is None else parameters)
+    if not params:
+        raise ValueError("no parameters to take the gradient norm on")
+    outputs = model(inputs)
+    norms = []
+    for t, (task, out, y) in enumerate(zip(tasks, outputs, targets, strict=True)):
+        loss = task.loss(out, y)
+        norms.append(_flat_grad(loss, params, retain=t < len(tasks) - 1).norm())
+    return torch.stack(norms).detach()
 
 
 def pcgrad(grads: torch.Tensor, order: Sequence[Sequence[int]] | None = None) -> torch.Tensor:
@@ -171,6 +227,24 @@ def delta_m(
         sign = 1.0 if higher_is_better[name] else -1.0
         total += sign * (metrics[name] - base) / abs(base)
     return 100.0 * total / len(baselines)
+
+
+def seed_interval(values: Sequence[float], level: float = 0.999) -> tuple[float, float]:
+    """Prediction interval for one more seed from n >= 2 seeds' values: mean ± t · std · √(1 + 1/n).
+
+    A re-run on another CPU or with another seed is one more draw, so it should land here (with
+    probability ``level`` if the seeds' values are normal), not on one committed value.
+    """
+    from scipy import stats
+
+    if len(values) < 2:
+        raise ValueError(f"need at least 2 values, got {len(values)}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    data = torch.tensor([float(v) for v in values], dtype=torch.float64)
+    n = len(data)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * data.std().item() * math.sqrt(1 + 1 / n)
+    return data.mean().item() - half, data.mean().item() + half
 
 
 # ----------------------------------------------------------------------------- the trainer
@@ -282,12 +356,15 @@ def train_multitask(
     description: str = "multi-task",
     batch_loader: Callable[[int], list[torch.Tensor]] | None = None,
     steps_per_epoch: int | None = None,
+    static_weights: Sequence[float] | None = None,
 ) -> MTLHistory:
     """Train model(x (B, ...)) -> T outputs on inputs (N, ...) and targets T × (N,) with a weighting.
 
     The model must have ``shared_parameters()``; GradNorm also uses ``last_shared_layer()``.
     ``batch_loader(step)`` may replace the shuffled mini-batches (the distributed runner uses it);
-    it returns [inputs, *targets] for one step.
+    it returns [inputs, *targets] for one step. ``static_weights`` (T positive numbers, only with
+    ``weighting="equal"``) replaces the ones: L = Σ_t λ_t L_t with fixed λ. GradNorm's records
+    also hold each epoch's mean achieved norm 'gradnorm_G/<task>' and target 'gradnorm_target/<task>'.
     """
     require_float_tensor("inputs", inputs)
     if len(targets) != len(tasks) or any(len(t) != len(inputs) for t in targets):
@@ -301,6 +378,15 @@ def train_multitask(
     require_positive_int("batch_size", batch_size)
     require_positive("lr", lr)
     n_tasks = len(tasks)
+    fixed = torch.ones(n_tasks)
+    if static_weights is not None:
+        if weighting != "equal":
+            raise ValueError(f"static_weights need weighting='equal', got {weighting!r}")
+        fixed = torch.tensor([float(w) for w in static_weights])
+        if fixed.shape != (n_tasks,) or not bool((fixed > 0).all() & fixed.isfinite().all()):
+            raise ValueError(
+                f"static_weights must be {n_tasks} finite numbers > 0, got {list(static_weights)}"
+            )
     extra = make_weighting(weighting, n_tasks)
     shared = [p for p in model.shared_parameters() if p.requires_grad]
     shared_ids = {id(p) for p in shared}
@@ -318,7 +404,7 @@ def train_multitask(
     bar = tqdm(range(1, epochs + 1), desc=description, disable=not progress, leave=False)
     for epoch in bar:
         model.train()
-        lambdas = torch.ones(n_tasks)
+        lambdas = fixed.clone()
         if weighting == "dwa":
             previous = epoch_losses[-1] if len(epoch_losses) >= 1 else None
             before = epoch_losses[-2] if len(epoch_losses) >= 2 else None
@@ -327,6 +413,7 @@ def train_multitask(
         order = torch.randperm(len(inputs), generator=generator)
         sums = torch.zeros(n_tasks)
         weight_sums = torch.zeros(n_tasks)
+        achieved_sums, target_sums = torch.zeros(n_tasks), torch.zeros(n_tasks)
         for step in range(n_steps):
             if batch_loader is not None:
                 x, *ys = batch_loader((epoch - 1) * n_steps + step)
@@ -360,6 +447,11 @@ def train_multitask(
                 extra.values.grad = gradnorm_weight_grad(
                     norms, w, losses.detach(), initial_losses, alpha
                 )
+                achieved, target = gradnorm_targets(
+                    norms.detach(), w, losses.detach(), initial_losses, alpha
+                )
+                achieved_sums += achieved
+                target_sums += target
                 used = w
             else:  # pcgrad
                 grads = torch.stack(
@@ -396,6 +488,9 @@ def train_multitask(
         for t, task in enumerate(tasks):
             record[f"loss/{task.name}"] = mean_losses[t].item()
             record[f"weight/{task.name}"] = (weight_sums[t] / n_steps).item()
+            if weighting == "gradnorm":
+                record[f"gradnorm_G/{task.name}"] = (achieved_sums[t] / n_steps).item()
+                record[f"gradnorm_target/{task.name}"] = (target_sums[t] / n_steps).item()
         history.records.append(record)
         bar.set_postfix(loss=f"{mean_losses.sum().item():.3f}")
     model.eval()

@@ -13,13 +13,18 @@ Architectures: single-task networks (one per task), hard sharing, MTAN-style att
 weightings: equal, uncertainty, DWA, GradNorm, PCGrad. Every cell is run for each seed; the
 test metrics (accuracy, ink MAE), Δm% against the single-task networks of the same seed, the
 per-epoch task weights and PCGrad's conflict counts are written to a JSON file together with
-``CONFIG``, so that a test can check the committed results came from the current code.
+``CONFIG`` and ``code_fingerprint()``, so that a test can check the committed results came from
+the current configuration and code.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import hashlib
+import inspect
 import json
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +32,9 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from attnbook import mtl, seeding
 from attnbook.data.multidigits import make_multidigits
+from attnbook.models import multitask
 from attnbook.models.multitask import HardSharingNet, MTANNet
 from attnbook.mtl import WEIGHTINGS, Task, delta_m, evaluate_tasks, train_multitask
 from attnbook.train import seed_everything
@@ -36,6 +43,7 @@ __all__ = [
     "CONFIG",
     "DEFAULT_OUT",
     "cell_weightings",
+    "code_fingerprint",
     "load_task_data",
     "main",
     "metric_name",
@@ -169,6 +177,7 @@ def run_cell(
 
 def run_grid(config: dict[str, Any] = CONFIG, progress: bool = True) -> dict[str, Any]:
     """Run every (task set, architecture, weighting, seed) cell and the single-task baselines."""
+    fingerprint = code_fingerprint()  # of the code that is about to run
     data = load_task_data(config)
     cells = [
         (task_set, arch, weighting, seed)
@@ -213,7 +222,74 @@ def run_grid(config: dict[str, Any] = CONFIG, progress: bool = True) -> dict[str
         )
         bar.update()
     bar.close()
-    return {"config": config, "single_task": baselines, "rows": rows}
+    return {
+        "config": config,
+        "code_fingerprint": fingerprint,
+        "single_task": baselines,
+        "rows": rows,
+    }
+
+
+# every function and class whose code decides what the grid computes
+_FINGERPRINTED = (
+    (seeding, ("shifted", "seed_offset", "torch_generator", "numpy_rng", "seed_everything")),
+    (multitask, ("Backbone", "_groups", "TaskHead", "HardSharingNet", "_AttentionMask", "MTANNet")),
+    (
+        mtl,
+        (
+            "uncertainty_loss",
+            "dwa_weights",
+            "gradnorm_weight_grad",
+            "gradnorm_targets",
+            "pcgrad",
+            "delta_m",
+            "Task",
+            "make_weighting",
+            "evaluate_tasks",
+            "_flat_grad",
+            "train_multitask",
+        ),
+    ),
+    (None, ("metric_name", "cell_weightings", "load_task_data", "run_cell", "run_grid")),
+)
+
+
+def _code_without_docstrings(source: str) -> str:
+    """The AST of a piece of source with every docstring removed, as text."""
+    tree = ast.parse(textwrap.dedent(source))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_fingerprint() -> str:
+    """SHA-256 (16 hex digits) of the code the grid runs and of its data (train, test).
+
+    Comments, docstrings and layout are ignored; the data are hashed instead of the code that
+    makes them, so that harmless edits of ``attnbook.data.multidigits`` do not count. The data
+    depend on ATTNBOOK_SEED_OFFSET: the committed grid's fingerprint is the one without an offset.
+    """
+    digest = hashlib.sha256()
+    here = globals()
+    for module, names in _FINGERPRINTED:
+        for name in names:
+            obj = here[name] if module is None else getattr(module, name)
+            digest.update(name.encode())
+            digest.update(_code_without_docstrings(inspect.getsource(obj)).encode())
+    for part in load_task_data(CONFIG)[:2]:
+        for name in sorted(part):
+            digest.update(name.encode())
+            digest.update(part[name].numpy().tobytes())
+    digest.update(json.dumps({k: v.kind for k, v in TASKS.items()}).encode())
+    return digest.hexdigest()[:16]
 
 
 def main(argv: list[str] | None = None) -> int:
