@@ -102,7 +102,7 @@ def print_book(site: Path, output: Path) -> tuple[int, int]:
                 first = len(writer.pages)
                 for pdf_page in PdfReader(io.BytesIO(pdf)).pages:
                     writer.add_page(pdf_page)
-                writer.add_outline_item(page.title().split(" — ")[0].split(" | ")[0], first)
+                writer.add_outline_item(title=page.title().split(" | ")[0], page_number=first)
             browser.close()
     finally:
         server.shutdown()
