@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -190,12 +191,12 @@ def test_main_writes_json(tmp_path, monkeypatch) -> None:
 
 
 def test_committed_results_match_current_config() -> None:
-    """book/data/depth_breadth.json must be regenerated whenever CONFIG changes."""
+    """src/attnbook/results/depth_breadth.json must be regenerated whenever CONFIG changes."""
     assert db.DEFAULT_OUTPUT.exists(), "run: python -m attnbook.experiments depth-breadth"
     committed = json.loads(db.DEFAULT_OUTPUT.read_text())
     assert committed["config"] == json.loads(json.dumps(db.CONFIG))
     assert committed["code"] == db.code_fingerprint(), (
-        "the grid's code changed since book/data/depth_breadth.json was made: "
+        "the grid's code changed since src/attnbook/results/depth_breadth.json was made: "
         "run python -m attnbook.experiments depth-breadth"
     )
     rf = committed["results"]["receptive_field"]
@@ -311,7 +312,7 @@ def test_notebook_is_executed_in_order_with_outputs() -> None:
     """nbval only checks stored outputs, so the committed notebook must have been run top to bottom."""
     import nbformat
 
-    path = db.DEFAULT_OUTPUT.parents[1] / "02b_depth_and_breadth.ipynb"
+    path = Path(__file__).resolve().parents[1] / "book" / "02b_depth_and_breadth.ipynb"
     notebook = nbformat.read(path, as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1))

@@ -283,7 +283,7 @@ def test_committed_results_come_from_current_config_and_code() -> None:
     data = json.loads(grid.DEFAULT_OUT.read_text())
     assert data["config"] == json.loads(json.dumps(grid.CONFIG))
     assert data["code_fingerprint"] == grid.code_fingerprint(), (
-        "the code the grid runs (or its data) changed since book/data/mtl.json was written: "
+        "the code the grid runs (or its data) changed since src/attnbook/results/mtl.json was written: "
         "re-run `python -m attnbook.experiments mtl`"
     )
     cells = {(r["task_set"], r["arch"], r["weighting"], r["seed"]) for r in data["rows"]}

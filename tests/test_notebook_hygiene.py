@@ -93,3 +93,12 @@ def test_exercises_with_asserted_solutions(path: Path):
     assert 2 <= exercises <= 4, f"{path.name}: {exercises} exercises (want 2-4)"
     assert len(solved) == exercises, f"{path.name}: {exercises} exercises, {len(solved)} solutions"
     assert all(solved), f"{path.name}: a solution has no code cell with an assert"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_says_how_to_install_attnbook(path: Path):
+    """A chapter downloaded from the site fails early with a message, not deep in an import."""
+    notebook = nbformat.read(path, as_version=4)
+    first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    assert 'find_spec("attnbook")' in first.source and "pip install" in first.source, path.name
+    assert first.source.index("find_spec") < first.source.index("from attnbook"), path.name

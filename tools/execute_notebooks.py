@@ -1,6 +1,8 @@
-"""Re-execute notebooks in place, top to bottom in a fresh kernel, so committed outputs are current.
+"""Sync each notebook with its text twin (jupytext), then re-execute it in place, top to bottom.
 
 Usage: python tools/execute_notebooks.py book/*.ipynb
+The twin (book/text/NAME.md) is what authors edit; `jupytext --sync` carries its cells into the
+notebook (keeping outputs), and a fresh kernel then makes the committed outputs current.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from jupytext.cli import jupytext as jupytext_cli
 from nbclient import NotebookClient
 
 
@@ -29,6 +32,7 @@ def execute(path: Path, timeout: int) -> float:
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
     nbformat.write(notebook, path)
+    jupytext_cli(["--sync", "--quiet", str(path)])  # the twin gets the notebook's metadata back
     return elapsed
 
 
@@ -39,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=600, help="per-cell timeout in seconds")
     args = parser.parse_args(argv)
     for path in args.notebooks:
+        jupytext_cli(["--sync", "--quiet", str(path)])  # an edited twin wins over an older notebook
         seconds = execute(path, args.timeout)
         print(f"{path}: {seconds:.1f} s", flush=True)
     return 0

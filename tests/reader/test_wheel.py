@@ -69,6 +69,17 @@ def test_the_wheel_runs_downloaded_chapters(tmp_path: Path):
         [str(python), "-c", "import attnbook; print(attnbook.__file__)"], cwd=reader, env=env
     )
     assert str(venv) in where.stdout, f"attnbook came from {where.stdout.strip()}, not the wheel"
+    # the committed results the chapters read come with the wheel
+    loaded = _run(
+        [
+            str(python),
+            "-c",
+            "from attnbook import results; print(sorted(results.load('mtl.json')))",
+        ],
+        cwd=reader,
+        env=env,
+    )
+    assert "config" in loaded.stdout or "results" in loaded.stdout, loaded.stdout
     _run(
         [
             str(python),

@@ -5,7 +5,7 @@ induction accuracy vs depth, the receptive field of windowed stacks (by gradient
 first-token task vs depth, multi-query associative recall vs number of heads (with per-head
 entropy), deep-narrow vs shallow-wide at a fixed budget, and accuracy vs attention
 temperature on an exact-lookup and a voting task.
-Results go to a JSON file (default book/data/depth_breadth.json) that records CONFIG and a
+Results go to a JSON file (default src/attnbook/results/depth_breadth.json) that records CONFIG and a
 fingerprint of the code that produced them (`code_fingerprint`), so a test can tell when the
 committed file is stale.
 """
@@ -37,6 +37,7 @@ from attnbook.models.attention_only import (
     attention_vote,
     gradient_receptive_field,
 )
+from attnbook.results import RESULTS_DIR
 from attnbook.seeding import torch_generator
 from attnbook.train import count_parameters, seed_everything
 
@@ -58,7 +59,7 @@ __all__ = [
     "train_steps",
 ]
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[3] / "book" / "data" / "depth_breadth.json"
+DEFAULT_OUTPUT = RESULTS_DIR / "depth_breadth.json"
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 

@@ -6,7 +6,7 @@ the test at a laptop's scale. It trains `attnbook.efficient.CausalAttentionLM` w
 softmax attention and with linear attention (φ = elu + 1), the same architecture otherwise, on
 chapter 2b's multi-query associative recall task (`attnbook.data.recall`) at several numbers of
 key-value pairs, over several seeds, and writes the held-out accuracies to a JSON file
-(default book/data/linear_recall.json).
+(default src/attnbook/results/linear_recall.json).
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from attnbook.checks import require_positive_int
 from attnbook.data.recall import make_mqar_batch, mqar_length
 from attnbook.efficient import MIXERS, CausalAttentionLM
 from attnbook.experiments.depth_breadth import masked_accuracy, train_steps
+from attnbook.results import RESULTS_DIR
 from attnbook.seeding import seed_everything, torch_generator
 
 __all__ = ["CONFIG", "DEFAULT_OUTPUT", "main", "run_all", "run_recall"]
 
-DEFAULT_OUTPUT = Path("book/data/linear_recall.json")
+DEFAULT_OUTPUT = RESULTS_DIR / "linear_recall.json"
 
 # Chapter 2b's MQAR set-up (vocabulary 64, 8 queries, width 64, 2 layers, 1 head, 400 steps of
 # 64 sequences, AdamW 3e-3), with the number of key-value pairs as the knob.

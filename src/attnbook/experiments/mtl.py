@@ -37,6 +37,7 @@ from attnbook.data.multidigits import make_multidigits
 from attnbook.models import multitask
 from attnbook.models.multitask import HardSharingNet, MTANNet
 from attnbook.mtl import WEIGHTINGS, Task, delta_m, evaluate_tasks, train_multitask
+from attnbook.results import RESULTS_DIR
 from attnbook.train import seed_everything
 
 __all__ = [
@@ -51,7 +52,7 @@ __all__ = [
     "run_grid",
 ]
 
-DEFAULT_OUT = Path(__file__).resolve().parents[3] / "book" / "data" / "mtl.json"
+DEFAULT_OUT = RESULTS_DIR / "mtl.json"
 
 CONFIG: dict[str, Any] = {
     "data_seed": 0,
@@ -293,7 +294,7 @@ def code_fingerprint() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the grid and write the JSON (default book/data/mtl.json)."""
+    """Run the grid and write the JSON (default src/attnbook/results/mtl.json)."""
     parser = argparse.ArgumentParser(prog="python -m attnbook.experiments mtl")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")

@@ -11,7 +11,7 @@ Four experiments on small TransformerBlock stacks, each over several seeds:
 * warmup: a deep pre-LN and a deep post-LN stack trained with and without learning-rate warm-up
   (neighbour-pair task).
 
-Results go to a JSON file (default book/data/transformer.json) that records CONFIG.
+Results go to a JSON file (default src/attnbook/results/transformer.json) that records CONFIG.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from tqdm import tqdm
 from attnbook.bench import time_interleaved
 from attnbook.checks import require_positive, require_positive_int
 from attnbook.models.transformer import POSITIONS, TokenTransformer, TransformerBlock
+from attnbook.results import RESULTS_DIR
 from attnbook.seeding import manual_seed, torch_generator
 
 __all__ = [
@@ -53,7 +54,7 @@ __all__ = [
     "train_steps",
 ]
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[3] / "book" / "data" / "transformer.json"
+DEFAULT_OUTPUT = RESULTS_DIR / "transformer.json"
 IGNORE_INDEX = -100
 Batch = tuple[torch.Tensor, torch.Tensor]
 
