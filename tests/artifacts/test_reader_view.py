@@ -7,17 +7,13 @@ Needs `_build/html` (run `make book` first); skips without it unless ATTNBOOK_RE
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urljoin
 
 import pytest
-from test_site import CHROMIUM_FLAGS, SITE, _chromium, _pages
+from test_site import SITE, _pages
 
 if not (SITE / "index.html").exists():
     if os.environ.get("ATTNBOOK_REQUIRE_BUILD") == "1":
@@ -33,33 +29,6 @@ CHINESE_SEARCHES = {
     "注意力": "book/glossary.html",
     "多任务": "book/09a_multitask.html",
 }
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    """Serve _build/html on an ephemeral localhost port."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(SITE))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless system Chromium driven by Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def _open(browser, url: str, device: dict):

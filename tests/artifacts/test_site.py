@@ -7,12 +7,8 @@ a missing build fails instead of skipping.
 from __future__ import annotations
 
 import functools
-import http.server
 import os
 import re
-import shutil
-import threading
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
@@ -22,16 +18,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 if not (SITE / "index.html").exists():
     if os.environ.get("ATTNBOOK_REQUIRE_BUILD") == "1":
@@ -42,41 +28,6 @@ if not (SITE / "index.html").exists():
 def _pages() -> list[Path]:
     """Every chapter page of the built book (not search/genindex)."""
     return sorted(p for p in (SITE / "book").glob("*.html"))
-
-
-def _chromium() -> str:
-    """Path of the Chromium (or Chrome) binary to drive."""
-    candidates = [os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium", "/usr/bin/google-chrome"]
-    for candidate in candidates:
-        if candidate and Path(candidate).exists():
-            return candidate
-    found = shutil.which("chromium") or shutil.which("google-chrome")
-    if found:
-        return found
-    raise RuntimeError("no Chromium found: install Debian's chromium or set CHROMIUM_PATH")
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    """Serve _build/html on an ephemeral localhost port for the module's tests."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    handler.log_message = lambda *args, **kwargs: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """A headless Chromium driven by Playwright (the system binary, no downloaded browser)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def _visit(browser, url: str, screenshot: Path):

@@ -18,35 +18,18 @@ from pathlib import Path
 
 import pytest
 
+from tools.print_pdf import CHROMIUM_FLAGS
+from tools.print_pdf import chromium_path as _chromium
+
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTER = "05_math_model.ipynb"
 TOKEN = "attnbook-test"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _chromium() -> str:
-    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    found = shutil.which("chromium")
-    if not found:
-        raise RuntimeError("no Chromium found: install Debian's chromium or set CHROMIUM_PATH")
-    return found
 
 
 @pytest.fixture(scope="module")
