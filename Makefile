@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 PORT ?= 8000
 
-# `make test` runs every notebook three times (CONTRIBUTING, "Claims"):
-#   nbval       as committed: outputs of cells tagged nbval-check-output must be reproduced;
-#   nbval-seed  every seed shifted by SEED_OFFSET: nothing compared, every assert must hold;
-#   nbval-cpu   another CPU instruction set (ATEN_CPU_CAPABILITY=default): compared as in nbval.
+# Every notebook's committed outputs are one run (`make notebooks`, on the author's machine).
+# `make test` runs every notebook twice more (CONTRIBUTING, "Claims"), the two passes side by side:
+#   nbval-seed  every seed shifted by SEED_OFFSET, on this CPU: nothing compared, every assert must hold;
+#   nbval-cpu   another CPU instruction set (ATEN_CPU_CAPABILITY=default), the committed seeds:
+#               outputs of cells tagged nbval-check-output must be reproduced, every assert must hold.
+# `make nbval` (as committed, this CPU, outputs compared) is the quick check while writing a chapter.
 SEED_OFFSET ?= 7
 NBVAL := $(PY) -m pytest -q -p no:cacheprovider -p tools.nbtimes --nbval-lax --nbval-current-env \
 	--nbval-sanitize-with tools/nbval_sanitize.cfg
@@ -61,7 +63,7 @@ nbval: $(STAMP)
 
 nbval-seed: $(STAMP)
 	ATTNBOOK_SEED_OFFSET=$(SEED_OFFSET) $(NBVAL) --nbval-no-compare \
-	    --notebook-times _build/notebook-times-seed-$(SEED_OFFSET).json book
+	    --notebook-times _build/notebook-times-seed.json book
 
 nbval-cpu: $(STAMP)
 	ATEN_CPU_CAPABILITY=default $(NBVAL) --notebook-times _build/notebook-times-cpu.json book
@@ -73,11 +75,11 @@ site-check: $(STAMP)
 	ATTNBOOK_REQUIRE_BUILD=1 $(PY) -m pytest -q -p no:cacheprovider \
 	    tests/artifacts/test_site.py tests/artifacts/test_reader_view.py tests/reader
 
-# The unit tests, the three notebook passes and the site, two at a time (the machines have 2 cores).
+# The unit tests, the two notebook passes and the site, two at a time (the machines have 2 cores).
 checks: $(STAMP)
-	$(MAKE) --no-print-directory -j2 --output-sync=target unit nbval nbval-seed nbval-cpu site-check
+	$(MAKE) --no-print-directory -j2 --output-sync=target nbval-seed nbval-cpu unit site-check
 
-# Run after nbval: every notebook was timed, none over the limit.
+# Run after nbval-seed: every notebook was timed (on this CPU), none over the limit.
 artifacts-check: $(STAMP)
 	ATTNBOOK_REQUIRE_BUILD=1 $(PY) -m pytest -q -p no:cacheprovider tests/artifacts/test_notebook_times.py
 
