@@ -3,13 +3,41 @@
 - Drops sphinx-thebe's scripts: the book has no live kernels, and Jupyter Book 1 injects
   thebe's configuration twice (a console error, "THEBE_JS_URL has already been declared")
   with a pointer to an external host.
+- Numbers exercises, figures and tables per chapter ("Exercise 5.2", "Fig. 2b.1"), where
+  Sphinx, with no numbered toctree, counts them across the whole book.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+
+CHAPTER = re.compile(r"(?:^|/)(\d+)([a-z]?)_[^/]*$")
+NUMBERED_PER_CHAPTER = ("exercise", "figure", "table")
+
+
+def chapter_label(docname: str) -> str | None:
+    """'book/05_math_model' -> '5', 'book/02b_depth_and_breadth' -> '2b'; None for other pages."""
+    match = CHAPTER.search(docname)
+    return None if match is None else f"{int(match.group(1))}{match.group(2)}"
+
+
+def _number_per_chapter(app: Sphinx, env: BuildEnvironment) -> None:
+    """Replace the book-wide counters of each chapter's exercises, figures, tables by label.k."""
+    for docname, by_type in env.toc_fignumbers.items():
+        label = chapter_label(docname)
+        if label is None:
+            continue
+        for typ in NUMBERED_PER_CHAPTER:
+            numbers = by_type.get(typ, {})
+            in_order = sorted(
+                numbers, key=lambda i: tuple(n for n in numbers[i] if isinstance(n, int))
+            )
+            for rank, node_id in enumerate(in_order, start=1):
+                numbers[node_id] = (label, rank)
 
 
 def _is_thebe(asset: Any) -> bool:
@@ -29,4 +57,5 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, do
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the page hooks."""
     app.connect("html-page-context", _drop_thebe, priority=900)
+    app.connect("env-updated", _number_per_chapter)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

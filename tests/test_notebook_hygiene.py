@@ -102,3 +102,42 @@ def test_first_code_cell_says_how_to_install_attnbook(path: Path):
     first = next(cell for cell in notebook.cells if cell.cell_type == "code")
     assert 'find_spec("attnbook")' in first.source and "pip install" in first.source, path.name
     assert first.source.index("find_spec") < first.source.index("from attnbook"), path.name
+
+
+CLOSING_SECTIONS = {"Exercises", "Summary"}
+
+
+def _h2_headings(path: Path) -> list[str]:
+    """The '## ' headings of a notebook's markdown cells, outside fenced blocks."""
+    headings = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "markdown":
+            continue
+        fenced = False
+        for line in cell.source.splitlines():
+            if line.startswith("```"):
+                fenced = line.strip().strip("`") != ""
+            elif not fenced and line.startswith("## "):
+                headings.append(line[3:])
+    return headings
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_sections_are_numbered_by_chapter(path: Path):
+    """One scheme everywhere: chapter 2b's sections are '2b.1 …', '2b.2 …', then Exercises."""
+    match = re.match(r"(\d+)([a-z]?)_", path.name)
+    assert match, f"{path.name}: chapter files are named NN[letter]_name"
+    label = f"{int(match.group(1))}{match.group(2)}"
+    numbered = [h for h in _h2_headings(path) if h not in CLOSING_SECTIONS]
+    expected = [f"{label}.{k} " for k in range(1, len(numbered) + 1)]
+    assert numbered, f"{path.name} has no numbered sections"
+    wrong = [h for h, prefix in zip(numbered, expected, strict=True) if not h.startswith(prefix)]
+    assert wrong == [], f"{path.name}: sections not numbered {label}.1, {label}.2, …: {wrong}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercise_titles_are_plain_text(path: Path):
+    """Exercise titles are rendered as text: no TeX, no raw subscripts such as d_k."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        for title in re.findall(r"^```\{exercise\} (.*)$", cell.source, flags=re.M):
+            assert not re.search(r"[$\\]|\w_\w", title), f"{path.name}: exercise title {title!r}"

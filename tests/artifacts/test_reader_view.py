@@ -114,3 +114,26 @@ def test_no_test_machinery_on_the_page(page_path: Path):
         assert marker not in html, f"{page_path.name} shows {marker!r} to the reader"
     cells = re.findall(r"<td[^>]*>\s*nan\s*</td>|\bnan\b(?=\s{2,}|\s*\n)", html)
     assert cells == [], f"{page_path.name} shows 'nan' where a value is missing"
+
+
+def test_transpose_is_a_sans_serif_t(browser, base_url):
+    """MathJax's ⊤ (\\top) reads as "K|" at 100 % zoom: the book's \\top macro is a sans-serif T."""
+    page, errors = _open(browser, urljoin(base_url, CHAPTER), DESKTOP)
+    page.wait_for_selector("mjx-container", timeout=90_000)
+    page.wait_for_timeout(500)
+    assert page.locator("mjx-container").count() > 10
+    assert page.locator("mjx-c.mjx-c22A4").count() == 0, "a transpose is drawn as the ⊤ glyph"
+    assert "\\top" in (SITE / "_sources" / "book" / "05_math_model.ipynb").read_text()
+    assert errors == []
+    page.context.close()
+
+
+def test_gradnorm_search_ranks_its_chapter_first(browser, base_url):
+    page, _ = _open(browser, urljoin(base_url, "search.html?q=GradNorm"), DESKTOP)
+    page.wait_for_selector("#search-results a", timeout=90_000)
+    page.wait_for_timeout(1000)
+    found = page.locator("#search-results a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href').split(/[?#]/)[0])"
+    )
+    assert found[0] == "book/09a_multitask.html", f"searching GradNorm lists {found[:4]} first"
+    page.context.close()

@@ -177,3 +177,22 @@ def test_internal_links_and_anchors_resolve():
                 if unquote(parsed.fragment) not in _parse(target).ids:
                     broken.append(f"{path.relative_to(SITE)} -> {href} (no anchor)")
     assert broken == [], "broken internal links:\n" + "\n".join(broken)
+
+
+@pytest.mark.parametrize("page_path", _pages(), ids=lambda p: p.stem)
+def test_exercises_and_figures_are_numbered_within_their_chapter(page_path: Path):
+    """Exercise 5.1, 5.2, ... on chapter 5's page; solutions name the same numbers."""
+    match = re.match(r"(\d+)([a-z]?)_", page_path.name)
+    if match is None or page_path.parent.name != "book":
+        pytest.skip("not a chapter")
+    label = f"{int(match.group(1))}{match.group(2)}"
+    html = page_path.read_text()
+    for kind in ("Exercise", "Fig."):
+        numbers = re.findall(
+            rf'<span class="caption-number">{re.escape(kind)} ([^ <]+) ?</span>', html
+        )
+        expected = [f"{label}.{k}" for k in range(1, len(numbers) + 1)]
+        assert numbers == expected, f"{page_path.name}: {kind} numbered {numbers}"
+    exercises = re.findall(r'<span class="caption-number">Exercise ([^ <]+)', html)
+    for number in re.findall(r"Solution to<a [^>]*> Exercise ([^ <]+)", html):
+        assert number in exercises, f"{page_path.name}: a solution names exercise {number}"
