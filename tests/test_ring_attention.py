@@ -30,6 +30,12 @@ def test_per_rank_memory_shrinks_with_more_ranks() -> None:
     assert peaks[3] < 0.5 * peaks[1]
 
 
+def test_inline_single_process_ring() -> None:
+    (rank,) = spawn_ring_attention(1, n=40, d=8, causal=True, start_method="inline")
+    assert max(rank["max_error"].values()) < 1e-12 and rank["peak_bytes"] > 0
+    assert not torch.distributed.is_initialized()
+
+
 def test_needs_a_process_group() -> None:
     x = torch.randn(4, 8)
     with pytest.raises(RuntimeError, match="init_process_group"):
@@ -41,6 +47,7 @@ BAD = [
     ({"world_size": 3, "n": 64}, ValueError, "n = 64 must be divisible by world_size = 3"),
     ({"dtype": "float16"}, ValueError, "dtype"),
     ({"start_method": "thread"}, ValueError, "start_method"),
+    ({"world_size": 2, "start_method": "inline"}, ValueError, "inline"),
 ]
 
 

@@ -200,11 +200,14 @@ def _full_inputs(config: dict[str, Any]) -> list[torch.Tensor]:
     return [torch.randn(shape, generator=generator, dtype=dtype) for _ in range(4)]
 
 
-def ring_worker(rank: int, world_size: int, port: int, out_dir: str, config: dict) -> None:
+def ring_worker(
+    rank: int, world_size: int, port: int, out_dir: str, config: dict, set_threads: bool = True
+) -> None:
     """One process of `spawn_ring_attention`: ring attention on its block, checked, measured."""
     from attnbook.bench import peak_memory_bytes
 
-    torch.set_num_threads(1)
+    if set_threads:
+        torch.set_num_threads(1)
     dist.init_process_group(
         "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
     )
@@ -253,21 +256,30 @@ def spawn_ring_attention(
     """Run ring attention on world_size gloo processes (127.0.0.1): per rank its peak bytes of
     forward + backward and its max errors against full SDPA on the whole sequence.
 
-    ``start_method="fork"`` (POSIX only) skips re-importing torch in every child: seconds faster.
+    ``start_method="fork"`` (POSIX only) skips re-importing torch in every child: seconds faster;
+    ``"inline"`` (world_size 1 only) runs the one-process ring in this process.
     """
     world_size = require_positive_int("world_size", world_size)
     for name, value in (("n", n), ("d", d), ("heads", heads), ("batch", batch)):
         require_positive_int(name, value)
     if n % world_size:
         raise ValueError(f"n = {n} must be divisible by world_size = {world_size}")
-    if start_method not in ("spawn", "fork", "forkserver"):
-        raise ValueError(f"start_method must be spawn, fork or forkserver, got {start_method!r}")
+    if start_method not in ("spawn", "fork", "forkserver", "inline"):
+        raise ValueError(
+            f"start_method must be spawn, fork, forkserver or inline, got {start_method!r}"
+        )
+    if start_method == "inline" and world_size != 1:
+        raise ValueError(f"start_method='inline' runs one process, got world_size = {world_size}")
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     config = {
         "n": n, "d": d, "heads": heads, "batch": batch, "causal": causal, "dtype": dtype,
         "seed": seed,
     }  # fmt: skip
+    if start_method == "inline":  # this process is the whole ring: no child to start
+        with tempfile.TemporaryDirectory() as tmp:
+            ring_worker(0, 1, free_port(), tmp, config, set_threads=False)
+            return [json.loads(Path(tmp, "rank0.json").read_text())]
     with tempfile.TemporaryDirectory() as tmp:
         env_threads = os.environ.get("OMP_NUM_THREADS")
         os.environ["OMP_NUM_THREADS"] = "1"
