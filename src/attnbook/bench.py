@@ -570,6 +570,21 @@ def build_parser() -> argparse.ArgumentParser:
         "the machine's matmul GFLOP/s as reference; writes JSON and PNG plots.",
     )
     parser.add_argument(
+        "--suite",
+        choices=("attention", "scale"),
+        default="attention",
+        help="attention: chapter 9c's kernels (default); scale: chapter 9e's decoding with and "
+        "without the KV cache, FlexAttention block masks and ring attention memory "
+        "(attnbook.bench_scale; --quick and --repeats apply, --out names the JSON)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=("decode", "block-sparse", "ring"),
+        default=None,
+        help="with --suite scale: re-run these parts, keep the others from --out",
+    )
+    parser.add_argument(
         "--sizes",
         type=int,
         nargs="+",
@@ -614,6 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse argv, run the benchmark, write JSON (and PNGs) and print the summary; return 0."""
     args = build_parser().parse_args(argv)
+    if args.suite == "scale":
+        return _main_scale(args)
     sizes, repeats = (
         (list(QUICK_SIZES), QUICK_REPEATS) if args.quick else (args.sizes, args.repeats)
     )
@@ -642,6 +659,37 @@ def main(argv: list[str] | None = None) -> int:
         for path in plot_results(results, prefix):
             print(f"wrote {path}")
     print_summary(results)
+    return 0
+
+
+def _main_scale(args: argparse.Namespace) -> int:
+    """The chapter 9e suite: run, write JSON, print the decode rates and the block-mask crossover."""
+    from attnbook.bench_scale import SCALE_PARTS, block_mask_crossover, run_scale
+
+    if args.threads is not None:
+        torch.set_num_threads(require_positive_int("threads", args.threads))
+    previous = json.loads(args.out.read_text()) if args.only and args.out.exists() else None
+    parts = [p.replace("-", "_") for p in args.only] if args.only else list(SCALE_PARTS)
+    results = run_scale(
+        quick=args.quick, repeats=args.repeats, seed=args.seed, parts=parts, previous=previous
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    for row in results["decode"]["rows"]:
+        print(
+            f"context={row['context']:>5}  cached {row['cached_tokens_per_s']:.1f} tokens/s  "
+            f"uncached {row['uncached_tokens_per_s']:.1f} tokens/s"
+        )
+    for entry in results["decode"]["cache_bytes"]:
+        print(f"{entry['variant']} n_kv_heads={entry['n_kv_heads']}: {entry['bytes_per_context']}")
+    for item in results["block_sparse"]["compile"]:
+        print(f"flex n={item['n']}: compile {item['compile_s']:.1f} s")
+    for n, entry in block_mask_crossover(results["block_sparse"]).items():
+        ratios = ", ".join(f"W={w}: {r:.2f}" for w, r in entry["ratios"].items())
+        print(f"n={n} flex/sdpa_causal {ratios}; widest faster W = {entry['widest_faster_window']}")
+    for row in results["ring"]["rows"]:
+        print(f"ring on {row['world_size']}: peak bytes per rank {row['peak_bytes']}")
     return 0
 
 

@@ -7,6 +7,9 @@ without shuffling), computes its local mean losses, and DDP averages the gradien
 whole global batch. ``spawn_losses`` runs the same thing from Python (torch.multiprocessing)
 and ``single_process_losses`` is the one-process reference the tests compare against.
 
+``ring_attention`` (from :mod:`attnbook.ring`) splits one sequence across the processes instead
+of the batch: exact attention, forward and backward, with key/value blocks passed around a ring.
+
 Only the loss-based weightings whose state is part of the model are exact here (``equal``):
 uncertainty / GradNorm weights and DWA's loss statistics live outside the DDP model and would
 need their own all-reduce.
@@ -32,9 +35,18 @@ from attnbook.checks import require_positive_int
 from attnbook.data.multidigits import make_multidigits
 from attnbook.models.multitask import HardSharingNet
 from attnbook.mtl import Task, train_multitask
+from attnbook.ring import ring_attention, spawn_ring_attention
 from attnbook.seeding import manual_seed
 
-__all__ = ["MultiTaskDDP", "main", "single_process_losses", "spawn_losses", "worker_losses"]
+__all__ = [
+    "MultiTaskDDP",
+    "main",
+    "ring_attention",
+    "single_process_losses",
+    "spawn_losses",
+    "spawn_ring_attention",
+    "worker_losses",
+]
 
 TASKS = [Task("left", "classification"), Task("right", "classification")]
 

@@ -62,7 +62,12 @@ TileMask = Callable[[int, int, int, int], "torch.Tensor | None"]
 
 
 def _tile_mask_fn(
-    mask: torch.Tensor | None, batch: torch.Size, n_q: int, n_k: int, causal: bool
+    mask: torch.Tensor | None,
+    batch: torch.Size,
+    n_q: int,
+    n_k: int,
+    causal: bool,
+    device: torch.device,
 ) -> TileMask:
     """Return f(q0, q1, k0, k1) -> bool tile (B or 1, q1-q0, k1-k0) of allowed keys, or None."""
     full: torch.Tensor | None = None
@@ -82,8 +87,8 @@ def _tile_mask_fn(
             else:
                 allowed = part.expand(*batch, q1 - q0, k1 - k0).reshape(-1, q1 - q0, k1 - k0)
         if causal and k1 - 1 > q0:  # the tile reaches above the diagonal
-            rows = torch.arange(q0, q1).unsqueeze(1)
-            cols = torch.arange(k0, k1).unsqueeze(0)
+            rows = torch.arange(q0, q1, device=device).unsqueeze(1)
+            cols = torch.arange(k0, k1, device=device).unsqueeze(0)
             below = (cols <= rows).unsqueeze(0)
             allowed = below if allowed is None else allowed & below
         return allowed
@@ -115,15 +120,15 @@ def _forward_tiles(
     """
     batch, n_q, _ = q.shape
     n_k, d_v = v.shape[1], v.shape[2]
-    out = torch.empty(batch, n_q, d_v, dtype=q.dtype)
-    lse = torch.empty(batch, n_q, dtype=q.dtype)
+    out = torch.empty(batch, n_q, d_v, dtype=q.dtype, device=q.device)
+    lse = torch.empty(batch, n_q, dtype=q.dtype, device=q.device)
     k_t = k.transpose(1, 2)
     for q0 in range(0, n_q, block_q):
         q1 = min(q0 + block_q, n_q)
         q_tile = q[:, q0:q1]
-        row_max = torch.full((batch, q1 - q0, 1), -math.inf, dtype=q.dtype)
-        acc = torch.zeros(batch, q1 - q0, d_v, dtype=q.dtype)  # running Σ p v
-        total = torch.zeros(batch, q1 - q0, 1, dtype=q.dtype)  # running Σ p
+        row_max = q.new_full((batch, q1 - q0, 1), -math.inf)
+        acc = q.new_zeros(batch, q1 - q0, d_v)  # running Σ p v
+        total = q.new_zeros(batch, q1 - q0, 1)  # running Σ p
         for k0 in range(0, _key_end(q1, n_k, causal), block_k):
             k1 = min(k0 + block_k, n_k)
             scores = torch.bmm(q_tile, k_t[:, :, k0:k1])
@@ -232,7 +237,7 @@ def chunked_attention(
     block_k = require_positive_int("block_k", block_k)
     n_q, n_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
     check_mask(mask, torch.Size((*batch, n_q, n_k)))
-    tile_mask = _tile_mask_fn(mask, batch, n_q, n_k, causal)
+    tile_mask = _tile_mask_fn(mask, batch, n_q, n_k, causal, q.device)
     q_flat = _flatten(q * (scale / temperature * LOG2_E), batch)
     out = _ChunkedAttention.apply(
         q_flat, _flatten(k, batch), _flatten(v, batch), tile_mask, causal, block_q, block_k
@@ -290,8 +295,8 @@ def windowed_attention(
     for q0 in range(0, n, block):
         q1 = min(q0 + block, n)
         k0 = max(0, q0 - window + 1)
-        rows = torch.arange(q0, q1).unsqueeze(1)
-        offset = rows - torch.arange(k0, q1).unsqueeze(0)
+        rows = torch.arange(q0, q1, device=q.device).unsqueeze(1)
+        offset = rows - torch.arange(k0, q1, device=q.device).unsqueeze(0)
         band = (offset >= 0) & (offset < window)
         scores = q_scaled[..., q0:q1, :] @ k[..., k0:q1, :].transpose(-2, -1)
         pieces.append(masked_softmax(scores, band) @ v[..., k0:q1, :])
@@ -343,8 +348,8 @@ def linear_attention(
         raise ValueError(
             f"causal linear attention needs n_q == n_k, got q {tuple(q.shape)} and k {tuple(k.shape)}"
         )
-    state = torch.zeros(*batch, phi_k.shape[-1], v.shape[-1], dtype=q.dtype)
-    normaliser = torch.zeros(*batch, 1, phi_k.shape[-1], dtype=q.dtype)
+    state = q.new_zeros(*batch, phi_k.shape[-1], v.shape[-1])
+    normaliser = q.new_zeros(*batch, 1, phi_k.shape[-1])
     pieces = []
     for c0 in range(0, n, chunk):
         c1 = min(c0 + chunk, n)

@@ -66,7 +66,7 @@ def attention_rollout(attentions: Sequence[torch.Tensor], residual: float = 0.5)
                 f"{tuple(weights.shape)} at layer {index}"
             )
         layers.append(weights)
-    eye = torch.eye(layers[0].shape[-1], dtype=layers[0].dtype)
+    eye = torch.eye(layers[0].shape[-1], dtype=layers[0].dtype, device=layers[0].device)
     rollout = eye.expand_as(layers[0])
     for weights in layers:
         mixed = (1.0 - residual) * weights + residual * eye
@@ -93,7 +93,8 @@ def permute_attention(
 ) -> torch.Tensor:
     """Shuffle each row of weights (B, L) among its valid positions (mask (B, L) True) -> (B, L)."""
     _check_weights_mask(weights, mask)
-    noise = torch.rand(weights.shape, generator=generator)
+    noise_device = weights.device if generator is None else generator.device
+    noise = torch.rand(weights.shape, generator=generator, device=noise_device).to(weights.device)
     # valid positions get random keys in [0, 1), padding keys of 2 keep it at the end
     order = torch.where(mask, noise, torch.full_like(noise, 2.0)).argsort(dim=1)
     valid_sorted = mask.float().argsort(dim=1, descending=True, stable=True)
@@ -159,10 +160,10 @@ def adversarial_attention(
     weights = weights.detach()
     with torch.no_grad():
         reference = predict(weights)
-    logits = (weights.clamp_min(1e-6).log() + 0.5 * torch.randn(weights.shape)).requires_grad_()
+    logits = (weights.clamp_min(1e-6).log() + 0.5 * torch.randn_like(weights)).requires_grad_()
     optimizer = torch.optim.Adam([logits], lr=lr)
     best = weights.clone()
-    best_jsd = torch.zeros(weights.shape[0])
+    best_jsd = weights.new_zeros(weights.shape[0])
     for _ in range(steps):
         new = torch.softmax(logits.masked_fill(~mask, -1e9), dim=-1)
         outputs = predict(new)
@@ -230,7 +231,7 @@ def occlusion_importance(
     if isinstance(replacement, bool) or not isinstance(replacement, int) or replacement < 0:
         raise ValueError(f"replacement must be a token id >= 0, got {replacement!r}")
     base = predict(tokens).gather(1, targets[:, None])[:, 0]
-    drops = torch.zeros(tokens.shape)
+    drops = torch.zeros(tokens.shape, device=tokens.device)
     for position in range(tokens.shape[1]):
         changed = tokens.clone()
         changed[:, position] = replacement
@@ -247,7 +248,7 @@ def kendall_tau(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = No
             f"a and b must share one shape (B, L), got {tuple(a.shape)} and {tuple(b.shape)}"
         )
     if mask is None:
-        mask = torch.ones(a.shape, dtype=torch.bool)
+        mask = torch.ones(a.shape, dtype=torch.bool, device=a.device)
     elif not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != a.shape:
         raise ValueError(f"mask must be a bool tensor of shape {tuple(a.shape)}")
     concordance = torch.sign(a[:, :, None] - a[:, None, :]) * torch.sign(
@@ -269,7 +270,7 @@ def top_k_mask(score: torch.Tensor, k: int) -> torch.Tensor:
         raise ValueError(f"score must have shape (B, L), got {tuple(score.shape)}")
     if k > score.shape[1]:
         raise ValueError(f"k must be at most L = {score.shape[1]}, got {k}")
-    mask = torch.zeros(score.shape, dtype=torch.bool)
+    mask = torch.zeros(score.shape, dtype=torch.bool, device=score.device)
     return mask.scatter(1, score.topk(k, dim=1).indices, True)
 
 

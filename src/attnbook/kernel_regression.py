@@ -80,7 +80,7 @@ def nadaraya_watson(
             )
         if scores.shape[0] < 2:
             raise ValueError("leave_one_out needs at least 2 keys")
-        mask = ~torch.eye(scores.shape[0], dtype=torch.bool)
+        mask = ~torch.eye(scores.shape[0], dtype=torch.bool, device=scores.device)
     weights = masked_softmax(scores, mask)
     values_2d = values[:, None] if values.dim() == 1 else values
     predictions = weights @ values_2d.to(weights.dtype)
@@ -108,6 +108,6 @@ def gaussian_as_dot_product(
             f"queries {tuple(queries.shape)} and keys {tuple(keys.shape)} must have the same "
             "number of features d"
         )
-    q_tilde = torch.cat([q, torch.ones(q.shape[0], 1, dtype=q.dtype)], dim=1)
+    q_tilde = torch.cat([q, q.new_ones(q.shape[0], 1)], dim=1)
     k_tilde = torch.cat([k, -0.5 * k.pow(2).sum(dim=1, keepdim=True)], dim=1)
     return q_tilde, k_tilde

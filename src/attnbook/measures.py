@@ -139,7 +139,10 @@ def reachability(mask: torch.Tensor, num_layers: int) -> torch.Tensor:
 
 
 def head_importance(
-    loss_with_gates: Callable[[torch.Tensor], torch.Tensor], num_heads: int
+    loss_with_gates: Callable[[torch.Tensor], torch.Tensor],
+    num_heads: int,
+    *,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Loss increase when each head alone is switched off: gates (num_heads,) -> importance (num_heads,).
 
@@ -151,14 +154,14 @@ def head_importance(
         raise TypeError(f"loss_with_gates must be callable, got {type(loss_with_gates).__name__}")
     require_positive_int("num_heads", num_heads)
     with torch.no_grad():
-        gates = torch.ones(num_heads)
+        gates = torch.ones(num_heads, device=device)
         base = loss_with_gates(gates)
         if not isinstance(base, torch.Tensor) or base.numel() != 1:
             raise ValueError(
                 "loss_with_gates must return a scalar tensor, got "
                 f"{type(base).__name__}{tuple(base.shape) if isinstance(base, torch.Tensor) else ''}"
             )
-        importance = torch.empty(num_heads)
+        importance = torch.empty(num_heads, device=gates.device)
         for head in range(num_heads):
             ablated = gates.clone()
             ablated[head] = 0.0

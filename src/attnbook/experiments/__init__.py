@@ -6,6 +6,7 @@ chapters load and plot.
 
 EXPERIMENTS: dict[str, str] = {
     "depth-breadth": "attnbook.experiments.depth_breadth",
+    "kv-heads": "attnbook.experiments.kv_heads",
     "mtl": "attnbook.experiments.mtl",
     "transformer": "attnbook.experiments.transformer",
 }

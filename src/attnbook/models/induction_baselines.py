@@ -59,7 +59,7 @@ def earlier_occurrences(tokens: torch.Tensor) -> torch.Tensor:
 def _copy_from(tokens: torch.Tensor, score: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
     """tokens[j + 1] for the allowed j with the highest score (ties: largest j); -1 if none."""
     length = tokens.shape[1]
-    position = torch.arange(length)
+    position = torch.arange(length, device=tokens.device)
     ranked = torch.where(allowed, score * (length + 1) + position, torch.full_like(score, -1))
     best = ranked.argmax(dim=-1)  # (B, T)
     follower = tokens.gather(1, (best + 1).clamp(max=length - 1))
@@ -107,12 +107,14 @@ def most_frequent_in_context(tokens: torch.Tensor, candidates: torch.Tensor) -> 
         )
     length = tokens.shape[1]
     same = tokens[:, :, None] == tokens[:, None, :]  # (B, j, j')
-    upto = torch.ones(length, length, dtype=torch.bool).tril()  # j' <= t
+    upto = torch.ones(length, length, dtype=torch.bool, device=tokens.device).tril()  # j' <= t
     # count[b, t, j] = occurrences of tokens[j] at positions <= t
     count = (upto.float() @ same.float().transpose(1, 2)).round().long()
     allowed = upto[None] & candidates[tokens][:, None, :]
     length_plus = length + 1
-    ranked = torch.where(allowed, count * length_plus + torch.arange(length), -1)
+    ranked = torch.where(
+        allowed, count * length_plus + torch.arange(length, device=tokens.device), -1
+    )
     best = ranked.argmax(dim=-1)
     guess = tokens.gather(1, best)
     return torch.where(allowed.any(dim=-1), guess, torch.full_like(guess, -1))
@@ -142,8 +144,10 @@ def seen_token_guess_accuracy(tokens: torch.Tensor, targets: torch.Tensor) -> fl
         raise ValueError("no scored position")
     length = tokens.shape[1]
     same = tokens[:, :, None] == tokens[:, None, :]  # (B, j, j')
-    first = ~(same & torch.ones(length, length, dtype=torch.bool).tril(-1)).any(-1)  # new at j
-    upto = torch.ones(length, length, dtype=torch.bool).tril()
+    first = ~(
+        same & torch.ones(length, length, dtype=torch.bool, device=tokens.device).tril(-1)
+    ).any(-1)  # new at j
+    upto = torch.ones(length, length, dtype=torch.bool, device=tokens.device).tril()
     distinct = (first[:, None, :] & upto).sum(-1)  # (B, T): distinct tokens at positions <= t
     hit = ((tokens[:, None, :] == targets[:, :, None]) & upto).any(-1)  # target already seen
     return (hit.float() / distinct.float())[scored].mean().item()

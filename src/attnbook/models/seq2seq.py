@@ -116,7 +116,7 @@ class Seq2Seq(nn.Module):
             weights = mask.to(states.dtype) / mask.sum(dim=1, keepdim=True).to(states.dtype)
             context = (weights[:, :, None] * states).sum(dim=1)
         else:
-            weights = torch.zeros(mask.shape, dtype=states.dtype)
+            weights = torch.zeros(mask.shape, dtype=states.dtype, device=states.device)
             context = summary
         embedded = self.target_embedding(previous)
         hidden = self.decoder(torch.cat([embedded, context], dim=-1), hidden)
@@ -137,7 +137,9 @@ class Seq2Seq(nn.Module):
         mask = sources != 0
         hidden = torch.tanh(self.bridge(summary))
         keys = self.score.key_proj(states) if self.score is not None else None
-        previous = torch.full((len(sources),), self.start_id, dtype=torch.int64)
+        previous = torch.full(
+            (len(sources),), self.start_id, dtype=torch.int64, device=sources.device
+        )
         all_logits, all_weights = [], []
         for t in range(targets.shape[1]):
             logits, hidden, weights = self._step(previous, hidden, states, summary, mask, keys)
@@ -158,7 +160,9 @@ class Seq2Seq(nn.Module):
         mask = sources != 0
         hidden = torch.tanh(self.bridge(summary))
         keys = self.score.key_proj(states) if self.score is not None else None
-        previous = torch.full((len(sources),), self.start_id, dtype=torch.int64)
+        previous = torch.full(
+            (len(sources),), self.start_id, dtype=torch.int64, device=sources.device
+        )
         outputs, all_weights = [], []
         for _ in range(steps):
             logits, hidden, weights = self._step(previous, hidden, states, summary, mask, keys)

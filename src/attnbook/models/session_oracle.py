@@ -99,7 +99,7 @@ class BayesOracle:
             raise ValueError(f"histories must be (N, L), got {tuple(histories.shape)}")
         num_users = len(self.sessions.sequences)
         if users is None:
-            users = torch.arange(len(histories))
+            users = torch.arange(len(histories), device=histories.device)
         if users.shape != histories.shape[:1]:
             raise ValueError(f"users must be (N,) = ({len(histories)},), got {tuple(users.shape)}")
         if len(users) and (users.min() < 0 or users.max() >= num_users):

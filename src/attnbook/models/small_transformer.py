@@ -85,7 +85,9 @@ class TinyTransformerClassifier(nn.Module):
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Logits (B, n_classes) and per-layer weights [(B, heads, L+1, L+1)]; index 0 is the class token."""
         _check_tokens(tokens, self.vocab_size, self.max_length)
-        cls = torch.full((tokens.shape[0], 1), self.cls_id, dtype=tokens.dtype)
+        cls = torch.full(
+            (tokens.shape[0], 1), self.cls_id, dtype=tokens.dtype, device=tokens.device
+        )
         full = torch.cat([cls, tokens], dim=1)
         x = self.embed(full) + self.pos[: full.shape[1]]
         mask = (full != 0)[:, None, None, :]

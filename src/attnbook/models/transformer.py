@@ -42,8 +42,10 @@ class TransformerBlock(nn.Module):
     Pre-LN (``norm_first=True``): x + Attn(LN(x)), then + FFN(LN(·)). Post-LN: LN(x + Attn(x)),
     then LN(· + FFN(·)). ``causal=True`` lets position i attend to positions <= i only.
     ``attention``, ``feed_forward``, ``residual`` and ``layer_norm`` switch a piece off (ablation).
+    ``n_kv_heads`` < ``n_heads`` (a divisor) is grouped-query attention: each key/value head
+    serves ``n_heads / n_kv_heads`` query heads (1 = multi-query); the default is ``n_heads``.
     After each call, ``last_weights`` holds the attention weights (batch, n_heads, n, n_k),
-    ``last_kv`` the keys and values (batch, n_heads, n_k, d_head) a cache would keep, and
+    ``last_kv`` the keys and values (batch, n_kv_heads, n_k, d_head) a cache would keep, and
     ``last_writes`` what each sublayer added to the residual stream (pre-LN).
     """
 
@@ -63,6 +65,7 @@ class TransformerBlock(nn.Module):
         feed_forward: bool = True,
         residual: bool = True,
         layer_norm: bool = True,
+        n_kv_heads: int | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("d_model", d_model), ("n_heads", n_heads), ("d_ff", d_ff)):
@@ -71,6 +74,14 @@ class TransformerBlock(nn.Module):
             raise ValueError(
                 f"d_model = {d_model} is not divisible by n_heads = {n_heads} "
                 f"({d_model} / {n_heads} = {d_model / n_heads:g})"
+            )
+        n_kv_heads = (
+            n_heads if n_kv_heads is None else require_positive_int("n_kv_heads", n_kv_heads)
+        )
+        if n_heads % n_kv_heads != 0:
+            raise ValueError(
+                f"n_heads = {n_heads} is not divisible by n_kv_heads = {n_kv_heads}: grouped-query "
+                "attention shares each key/value head among the same number of query heads"
             )
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
@@ -96,13 +107,14 @@ class TransformerBlock(nn.Module):
             )
         self.d_model, self.n_heads, self.d_ff = d_model, n_heads, d_ff
         self.d_head = d_model // n_heads
+        self.n_kv_heads = n_kv_heads
         self.norm_first, self.causal, self.rotary = norm_first, causal, rotary
         self.activation = activation
         self.use_attention, self.use_feed_forward = attention, feed_forward
         self.use_residual, self.use_layer_norm = residual, layer_norm
         self.query = nn.Linear(d_model, d_model)
-        self.key = nn.Linear(d_model, d_model)
-        self.value = nn.Linear(d_model, d_model)
+        self.key = nn.Linear(d_model, n_kv_heads * self.d_head)
+        self.value = nn.Linear(d_model, n_kv_heads * self.d_head)
         self.out_proj = nn.Linear(d_model, d_model)
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
@@ -117,9 +129,9 @@ class TransformerBlock(nn.Module):
         self.last_writes: dict[str, torch.Tensor] = {}
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, n, d_model) -> (B, n_heads, n, d_head)."""
-        batch, length, _ = x.shape
-        return x.view(batch, length, self.n_heads, self.d_head).transpose(1, 2)
+        """(B, n, heads · d_head) -> (B, heads, n, d_head), heads = n_heads or n_kv_heads."""
+        batch, length, width = x.shape
+        return x.view(batch, length, width // self.d_head, self.d_head).transpose(1, 2)
 
     def _mask(
         self, mask: torch.Tensor | None, batch: int, n: int, n_k: int, device: torch.device
@@ -153,15 +165,25 @@ class TransformerBlock(nn.Module):
             q, k = rotary(q, positions), rotary(k, positions)
         if past_kv is not None:
             past_k, past_v = past_kv
-            if past_k.shape != past_v.shape or past_k.shape[:2] != k.shape[:2]:
+            if (
+                past_k.shape != past_v.shape
+                or past_k.dim() != 4
+                or past_k.shape[:2] != k.shape[:2]
+                or past_k.shape[-1] != self.d_head
+            ):
                 raise ValueError(
-                    f"past_kv must be two tensors (B={k.shape[0]}, n_heads={self.n_heads}, "
+                    f"past_kv must be two tensors (B={k.shape[0]}, n_kv_heads={self.n_kv_heads}, "
                     f"n_past, d_head={self.d_head}), got {tuple(past_k.shape)} and "
                     f"{tuple(past_v.shape)}"
                 )
             k, v = torch.cat([past_k, k], dim=-2), torch.cat([past_v, v], dim=-2)
         self.last_kv = (k.detach(), v.detach())
         mask = self._mask(mask, x.shape[0], x.shape[1], k.shape[-2], x.device)
+        group = self.n_heads // self.n_kv_heads
+        if (
+            group > 1
+        ):  # grouped-query attention: query heads h·group .. h·group+group-1 share kv head h
+            k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         out, weights = scaled_dot_product_attention(q, k, v, mask, bias=bias)
         if self.training and self.attention_dropout.p > 0:
             out = self.attention_dropout(weights) @ v
@@ -189,7 +211,7 @@ class TransformerBlock(nn.Module):
         mask: bool, True = may attend, (n, n_k), (batch, n, n_k) or (batch, 1|n_heads, n, n_k).
         bias: float added to the scores, broadcastable to (batch, n_heads, n, n_k) (ALiBi).
         positions: (n,) positions for rotary blocks (default n_past .. n_past + n - 1).
-        past_kv: cached (keys, values), each (batch, n_heads, n_past, d_head), put before x's.
+        past_kv: cached (keys, values), each (batch, n_kv_heads, n_past, d_head), put before x's.
         """
         require_float_tensor("x", x)
         if x.dim() != 3 or x.shape[-1] != self.d_model:
