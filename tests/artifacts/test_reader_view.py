@@ -114,3 +114,56 @@ def test_no_test_machinery_on_the_page(page_path: Path):
         assert marker not in html, f"{page_path.name} shows {marker!r} to the reader"
     cells = re.findall(r"<td[^>]*>\s*nan\s*</td>|\bnan\b(?=\s{2,}|\s*\n)", html)
     assert cells == [], f"{page_path.name} shows 'nan' where a value is missing"
+
+
+# Every figure in the article, as the desktop reader gets it: its size on the page against its
+# natural (1x) size, its pixel density, its caption and its alt text. Lazy images are loaded first.
+FIGURES_JS = """async () => {
+  const images = [...document.querySelectorAll("article.bd-article img")];
+  for (const image of images) {
+    image.loading = "eager";
+    try { await image.decode(); } catch (error) { /* reported below as not loaded */ }
+  }
+  return images.map((image) => ({
+    src: image.getAttribute("src"),
+    pixels: image.naturalWidth,
+    natural: parseFloat(image.style.width) || Number(image.getAttribute("width")) || image.naturalWidth,
+    shown: image.getBoundingClientRect().width,
+    caption: (image.closest("figure")?.querySelector("figcaption")?.innerText || "").trim(),
+    alt: image.getAttribute("alt") || "",
+  }));
+}"""
+# Chapters whose figures are being restyled on another branch; remove a name when it lands.
+FIGURES_PENDING = {"07a_nlp", "07c_recommendation", "09a_multitask"}
+
+
+def _figure_pages() -> list:
+    pending = pytest.mark.xfail(reason="figures restyled on another branch")
+    return [
+        pytest.param(p, id=p.stem, marks=pending if p.stem in FIGURES_PENDING else ())
+        for p in _pages()
+    ]
+
+
+@pytest.mark.parametrize("page_path", _figure_pages())
+def test_desktop_figures_at_natural_size_with_caption_and_alt(browser, base_url, page_path):
+    """No figure is shrunk into the column (its text would shrink with it), each is 2x, each
+    has a caption and an alt text that describes it rather than naming its file."""
+    page, _ = _open(browser, urljoin(base_url, str(page_path.relative_to(SITE))), DESKTOP)
+    problems = []
+    for figure in page.evaluate(FIGURES_JS):
+        name = figure["src"].rsplit("/", 1)[-1][:16]
+        if figure["pixels"] == 0:
+            problems.append(f"{name}: not loaded")
+            continue
+        if figure["shown"] < 0.98 * figure["natural"]:
+            problems.append(f"{name}: shown at {figure['shown']:.0f} of {figure['natural']:.0f} px")
+        if figure["pixels"] < 1.9 * figure["shown"]:
+            problems.append(f"{name}: {figure['pixels']} px for {figure['shown']:.0f} shown")
+        if len(figure["caption"].split()) < 5:
+            problems.append(f"{name}: no caption")
+        alt = figure["alt"]
+        if len(alt.split()) < 5 or re.search(r"\.(png|svg|jpe?g)\b|/", alt):
+            problems.append(f"{name}: alt text {alt[:40]!r} does not describe the figure")
+    page.context.close()
+    assert problems == [], f"{page_path.name}: {problems}"
