@@ -149,9 +149,12 @@ def _figure_pages() -> list:
 def test_desktop_figures_at_natural_size_with_caption_and_alt(browser, base_url, page_path):
     """No figure is shrunk into the column (its text would shrink with it), each is 2x, each
     has a caption and an alt text that describes it rather than naming its file."""
+    html = page_path.read_text()
+    article = html[html.find('<article class="bd-article"') : html.rfind("</article>")]
     page, _ = _open(browser, urljoin(base_url, str(page_path.relative_to(SITE))), DESKTOP)
-    problems = []
-    for figure in page.evaluate(FIGURES_JS):
+    figures = page.evaluate(FIGURES_JS)
+    problems = [] if len(figures) == article.count("<img") else [f"{len(figures)} images on show"]
+    for figure in figures:
         name = figure["src"].rsplit("/", 1)[-1][:16]
         if figure["pixels"] == 0:
             problems.append(f"{name}: not loaded")
@@ -167,3 +170,25 @@ def test_desktop_figures_at_natural_size_with_caption_and_alt(browser, base_url,
             problems.append(f"{name}: alt text {alt[:40]!r} does not describe the figure")
     page.context.close()
     assert problems == [], f"{page_path.name}: {problems}"
+
+
+@pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_figure_enlarges_on_click(browser, base_url, device):
+    """A click shows the figure at least at its natural size (text >= 11 px), wider on a desktop;
+    Escape closes it."""
+    page, _ = _open(browser, urljoin(base_url, "book/04_core_algorithm.html"), device)
+    image = page.locator("article.bd-article .cell_output img").first
+    image.scroll_into_view_if_needed()
+    shown = image.bounding_box()["width"]
+    natural = page.evaluate("(image) => parseFloat(image.style.width)", image.element_handle())
+    image.click()
+    overlay = page.locator(".book-figure-zoom")
+    overlay.wait_for(state="visible")
+    enlarged = overlay.locator("img").bounding_box()
+    assert enlarged["width"] >= natural - 1, f"enlarged to {enlarged['width']} of {natural} px"
+    assert enlarged["x"] >= -1, "the enlarged figure is cut off at the left"
+    if device is DESKTOP:
+        assert enlarged["width"] > 1.5 * shown, f"enlarged only from {shown} to {enlarged}"
+    page.keyboard.press("Escape")
+    assert overlay.count() == 0
+    page.context.close()
