@@ -28,7 +28,11 @@
 
   function setUp() {
     document.querySelectorAll(".bd-article .cell_output img").forEach((image) => {
-      image.addEventListener("click", () => zoom(image));
+      // A captioned figure's image is a link to the PNG: enlarge in place instead of leaving.
+      image.addEventListener("click", (event) => {
+        event.preventDefault();
+        zoom(image);
+      });
     });
   }
 

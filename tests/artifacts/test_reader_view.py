@@ -40,6 +40,8 @@ def _open(browser, url: str, device: dict):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url, wait_until="networkidle")
+    # networkidle can come while the first page is still parsing: wait for the whole document
+    page.wait_for_function("document.readyState === 'complete'")
     return page, errors
 
 
@@ -129,7 +131,7 @@ FIGURES_JS = """async () => {
     pixels: image.naturalWidth,
     natural: parseFloat(image.style.width) || Number(image.getAttribute("width")) || image.naturalWidth,
     shown: image.getBoundingClientRect().width,
-    caption: (image.closest("figure")?.querySelector("figcaption")?.innerText || "").trim(),
+    caption: (image.closest("figure")?.querySelector("figcaption")?.textContent || "").trim(),
     alt: image.getAttribute("alt") || "",
   }));
 }"""
@@ -191,4 +193,5 @@ def test_a_figure_enlarges_on_click(browser, base_url, device):
         assert enlarged["width"] > 1.5 * shown, f"enlarged only from {shown} to {enlarged}"
     page.keyboard.press("Escape")
     assert overlay.count() == 0
+    assert page.url.endswith("04_core_algorithm.html"), f"the click left the page for {page.url}"
     page.context.close()
