@@ -10,7 +10,10 @@
     const copy = document.createElement("img");
     copy.src = image.currentSrc || image.src;
     copy.alt = image.alt;
-    copy.width = Math.min(image.naturalWidth, Math.max(window.innerWidth * 0.96, image.width));
+    // At least the figure's natural (1x) size, where its text is >= 11 px, scrolling on a phone;
+    // up to the screen's width, as far as the 2x pixels allow, on a desktop.
+    const natural = parseFloat(image.style.width) || image.naturalWidth / 2;
+    copy.width = Math.max(natural, Math.min(image.naturalWidth, window.innerWidth * 0.96));
     overlay.appendChild(copy);
     const close = () => overlay.remove();
     overlay.addEventListener("click", close);
@@ -25,7 +28,11 @@
 
   function setUp() {
     document.querySelectorAll(".bd-article .cell_output img").forEach((image) => {
-      image.addEventListener("click", () => zoom(image));
+      // A captioned figure's image is a link to the PNG: enlarge in place instead of leaving.
+      image.addEventListener("click", (event) => {
+        event.preventDefault();
+        zoom(image);
+      });
     });
   }
 

@@ -40,6 +40,8 @@ def _open(browser, url: str, device: dict):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url, wait_until="networkidle")
+    # networkidle can come while the first page is still parsing: wait for the whole document
+    page.wait_for_function("document.readyState === 'complete'")
     return page, errors
 
 
@@ -136,4 +138,82 @@ def test_gradnorm_search_ranks_its_chapter_first(browser, base_url):
         "links => links.map(a => a.getAttribute('href').split(/[?#]/)[0])"
     )
     assert found[0] == "book/09a_multitask.html", f"searching GradNorm lists {found[:4]} first"
+
+
+# Every figure in the article, as the desktop reader gets it: its size on the page against its
+# natural (1x) size, its pixel density, its caption and its alt text. Lazy images are loaded first.
+FIGURES_JS = """async () => {
+  const images = [...document.querySelectorAll("article.bd-article img")];
+  for (const image of images) {
+    image.loading = "eager";
+    try { await image.decode(); } catch (error) { /* reported below as not loaded */ }
+  }
+  return images.map((image) => ({
+    src: image.getAttribute("src"),
+    pixels: image.naturalWidth,
+    natural: parseFloat(image.style.width) || Number(image.getAttribute("width")) || image.naturalWidth,
+    shown: image.getBoundingClientRect().width,
+    caption: (image.closest("figure")?.querySelector("figcaption")?.textContent || "").trim(),
+    alt: image.getAttribute("alt") || "",
+  }));
+}"""
+# Chapters whose figures are being restyled on another branch; remove a name when it lands.
+FIGURES_PENDING = {"07a_nlp", "07c_recommendation", "09a_multitask"}
+
+
+def _figure_pages() -> list:
+    pending = pytest.mark.xfail(reason="figures restyled on another branch")
+    return [
+        pytest.param(p, id=p.stem, marks=pending if p.stem in FIGURES_PENDING else ())
+        for p in _pages()
+    ]
+
+
+@pytest.mark.parametrize("page_path", _figure_pages())
+def test_desktop_figures_at_natural_size_with_caption_and_alt(browser, base_url, page_path):
+    """No figure is shrunk into the column (its text would shrink with it), each is 2x, each
+    has a caption and an alt text that describes it rather than naming its file."""
+    html = page_path.read_text()
+    article = html[html.find('<article class="bd-article"') : html.rfind("</article>")]
+    page, _ = _open(browser, urljoin(base_url, str(page_path.relative_to(SITE))), DESKTOP)
+    figures = page.evaluate(FIGURES_JS)
+    problems = [] if len(figures) == article.count("<img") else [f"{len(figures)} images on show"]
+    for figure in figures:
+        name = figure["src"].rsplit("/", 1)[-1][:16]
+        if figure["pixels"] == 0:
+            problems.append(f"{name}: not loaded")
+            continue
+        if figure["shown"] < 0.98 * figure["natural"]:
+            problems.append(f"{name}: shown at {figure['shown']:.0f} of {figure['natural']:.0f} px")
+        if figure["pixels"] < 1.9 * figure["shown"]:
+            problems.append(f"{name}: {figure['pixels']} px for {figure['shown']:.0f} shown")
+        if len(figure["caption"].split()) < 5:
+            problems.append(f"{name}: no caption")
+        alt = figure["alt"]
+        if len(alt.split()) < 5 or re.search(r"\.(png|svg|jpe?g)\b|/", alt):
+            problems.append(f"{name}: alt text {alt[:40]!r} does not describe the figure")
+    page.context.close()
+    assert problems == [], f"{page_path.name}: {problems}"
+
+
+@pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_figure_enlarges_on_click(browser, base_url, device):
+    """A click shows the figure at least at its natural size (text >= 11 px), wider on a desktop;
+    Escape closes it."""
+    page, _ = _open(browser, urljoin(base_url, "book/04_core_algorithm.html"), device)
+    image = page.locator("article.bd-article .cell_output img").first
+    image.scroll_into_view_if_needed()
+    shown = image.bounding_box()["width"]
+    natural = page.evaluate("(image) => parseFloat(image.style.width)", image.element_handle())
+    image.click()
+    overlay = page.locator(".book-figure-zoom")
+    overlay.wait_for(state="visible")
+    enlarged = overlay.locator("img").bounding_box()
+    assert enlarged["width"] >= natural - 1, f"enlarged to {enlarged['width']} of {natural} px"
+    assert enlarged["x"] >= -1, "the enlarged figure is cut off at the left"
+    if device is DESKTOP:
+        assert enlarged["width"] > 1.5 * shown, f"enlarged only from {shown} to {enlarged}"
+    page.keyboard.press("Escape")
+    assert overlay.count() == 0
+    assert page.url.endswith("04_core_algorithm.html"), f"the click left the page for {page.url}"
     page.context.close()
