@@ -45,12 +45,15 @@ def test_flex_window_equals_windowed_attention() -> None:
 
 
 def test_crossover_is_the_widest_faster_window() -> None:
-    def row(n: int, w: int, ratio: float) -> dict:
-        return {"n": n, "window": w, "flex_over_sdpa_causal": {"median": ratio}}
+    def row(n: int, w: int, median: float, high: float) -> dict:
+        return {"n": n, "window": w, "flex_over_sdpa_causal": {"median": median, "high": high}}
 
-    block = {"rows": [row(8, 2, 0.2), row(8, 4, 0.9), row(8, 8, 1.5), row(4, 4, 1.2)]}
+    block = {
+        "rows": [row(8, 2, 0.2, 0.3), row(8, 4, 0.9, 1.1), row(8, 8, 1.5, 1.6), row(4, 4, 1.2, 1.3)]
+    }
     found = block_mask_crossover(block)
-    assert found[8]["widest_faster_window"] == 4
+    assert found[8]["widest_faster_window"] == 2
+    assert found[8]["widest_faster_median"] == 4
     assert found[4]["widest_faster_window"] is None
     assert found[8]["ratios"] == {2: 0.2, 4: 0.9, 8: 1.5}
 
