@@ -25,8 +25,12 @@ def chapter_label(docname: str) -> str | None:
     return None if match is None else f"{int(match.group(1))}{match.group(2)}"
 
 
-def _number_per_chapter(app: Sphinx, env: BuildEnvironment) -> None:
-    """Replace the book-wide counters of each chapter's exercises, figures, tables by label.k."""
+def _number_per_chapter(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """Replace the book-wide counters of each chapter's exercises, figures, tables by label.k.
+
+    Runs on env-get-updated after Sphinx's TocTreeCollector has assigned the counters (it does
+    so on the same event, at the default priority); returns no extra documents to rewrite.
+    """
     for docname, by_type in env.toc_fignumbers.items():
         label = chapter_label(docname)
         if label is None:
@@ -38,6 +42,7 @@ def _number_per_chapter(app: Sphinx, env: BuildEnvironment) -> None:
             )
             for rank, node_id in enumerate(in_order, start=1):
                 numbers[node_id] = (label, rank)
+    return []
 
 
 def _is_thebe(asset: Any) -> bool:
@@ -57,5 +62,5 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, do
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the page hooks."""
     app.connect("html-page-context", _drop_thebe, priority=900)
-    app.connect("env-updated", _number_per_chapter)
+    app.connect("env-get-updated", _number_per_chapter, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
