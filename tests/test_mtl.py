@@ -26,6 +26,7 @@ from attnbook.mtl import (
     train_multitask,
     uncertainty_loss,
 )
+from attnbook.train import count_parameters
 
 
 # --------------------------------------------------------------- each formula, checked by hand
@@ -286,15 +287,63 @@ def test_committed_results_come_from_current_config_and_code() -> None:
         "the code the grid runs (or its data) changed since src/attnbook/results/mtl.json was written: "
         "re-run `python -m attnbook.experiments mtl`"
     )
-    cells = {(r["task_set"], r["arch"], r["weighting"], r["seed"]) for r in data["rows"]}
+    cells = [
+        (r["task_set"], r["arch"], r["weighting"], r["seed"], r.get("ink_weight"))
+        for r in data["rows"]
+    ]
     expected = {
-        (name, arch, w, s)
+        (name, arch, w, s, ink)
         for name, spec in grid.CONFIG["grid"].items()
         for arch in spec["archs"]
         for w in grid.cell_weightings(spec)
         for s in grid.CONFIG["seeds"]
+        for ink in spec.get("ink_weights", [None])
     }
-    assert cells == expected
+    assert len(cells) == len(set(cells)) and set(cells) == expected
+    tuning = grid.CONFIG["tuning"]
+    trials = {(r["arch"], r["weighting"], json.dumps(r["hyper"])) for r in data["tuning"]}
+    assert trials == {
+        (arch, w, json.dumps(h))
+        for arch in tuning["archs"]
+        for w in tuning["options"]
+        for h in grid.hyper_options(w)
+    }
+
+
+def test_tuned_cells_use_the_knob_with_the_best_validation_score() -> None:
+    # selection reads validation Δm% only, on the tuning seed, which no grid row uses
+    data = json.loads(grid.DEFAULT_OUT.read_text())
+    assert data["config"]["tuning"]["seed"] not in data["config"]["seeds"]
+    for arch, chosen in data["selected"].items():
+        for weighting, hyper in chosen.items():
+            trials = [r for r in data["tuning"] if (r["arch"], r["weighting"]) == (arch, weighting)]
+            best = max(trials, key=lambda r: r["val_delta_m"])
+            assert hyper == best["hyper"]
+            used = {
+                json.dumps(r["hyper"])
+                for r in data["rows"]
+                if (r["task_set"], r["weighting"]) == ("digits+ink", weighting)
+                and r["arch"] in ((arch, "hard-wide") if arch == "hard" else (arch,))
+            }
+            assert used == {json.dumps(hyper)}
+
+
+def test_every_tuned_knob_is_one_run_cell_accepts() -> None:
+    knobs = {"weight_lr", "gradnorm_alpha", "dwa_temperature"}
+    options = grid.CONFIG["tuning"]["options"]
+    assert set(options) <= set(WEIGHTINGS) and all(set(v) <= knobs for v in options.values())
+    assert len(grid.hyper_options("gradnorm")) == math.prod(map(len, options["gradnorm"].values()))
+    assert grid.hyper_options("equal") == [{}]
+
+
+def test_wide_hard_sharing_matches_the_mtan_parameter_count() -> None:
+    heads = [("classification", 10), ("classification", 10), ("regression", (0.0, 1.0))]
+    shape = {"canvas": grid.CONFIG["canvas"], "pool": grid.CONFIG["pool"]}
+    shape["hidden"] = grid.CONFIG["head_hidden"]
+    mtan = count_parameters(MTANNet(heads, channels=tuple(grid.CONFIG["channels"]), **shape))
+    wide = HardSharingNet(heads, channels=tuple(grid.CONFIG["wide_channels"]), **shape)
+    hard = HardSharingNet(heads, channels=tuple(grid.CONFIG["channels"]), **shape)
+    assert abs(count_parameters(wide) - mtan) < 0.01 * mtan < mtan - count_parameters(hard)
 
 
 def test_grid_cell_lands_inside_the_committed_seed_spread() -> None:
@@ -309,6 +358,7 @@ def test_grid_cell_lands_inside_the_committed_seed_spread() -> None:
     torch.set_num_threads(1)  # as the grid runs
     try:
         result = grid.run_cell("hard", "equal", ["left", "right"], 0, grid.load_task_data())
+        assert set(result["val_metrics"]) == {"left", "right"}
     finally:
         torch.set_num_threads(threads)
     for task in ("left", "right"):
@@ -390,6 +440,12 @@ BAD_INPUTS = [
         "weighting must be one of",
     ),
     (grid.run_cell, ("wide", "equal", ["left"], 0, None), ValueError, "arch must be"),
+    (
+        lambda: grid.run_cell("hard", "equal", ["left"], 0, (None,) * 4, hyper={"lr": 1.0}),
+        (),
+        ValueError,
+        "hyper may set",
+    ),
     (gradnorm_balance_point, (torch.tensor([1.0, 0.0]),), ValueError, "grad_norms must be > 0"),
     (
         lambda: train_multitask(

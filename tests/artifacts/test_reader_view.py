@@ -158,7 +158,7 @@ FIGURES_JS = """async () => {
   }));
 }"""
 # Chapters whose figures are being restyled on another branch; remove a name when it lands.
-FIGURES_PENDING = {"07a_nlp", "07c_recommendation", "09a_multitask"}
+FIGURES_PENDING: set[str] = set()
 
 
 def _figure_pages() -> list:

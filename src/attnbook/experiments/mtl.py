@@ -1,4 +1,4 @@
-"""The multi-task grid of chapter 9a: `python -m attnbook.experiments mtl [--out PATH] [--seeds N]`.
+"""The multi-task grid of chapter 9a: `python -m attnbook.experiments mtl [--out PATH]`.
 
 Task sets on MultiDigits (``attnbook.data.multidigits``):
 
@@ -7,14 +7,20 @@ Task sets on MultiDigits (``attnbook.data.multidigits``):
   a regression whose squared error is thousands of times larger than a cross-entropy;
 * ``digits+ink/sd``: the control: the same three tasks with the ink target standardised
   (task ``ink_scaled`` = (ink - mean) / std of the training ink), trained with equal weights
-  only; its ink MAE is converted back to grey levels (stored as ``ink``) for Δm%.
+  only; its ink MAE is converted back to grey levels (stored as ``ink``) for Δm%;
+* ``digits+ink/static``: a sweep of static ink weights (digits weighted 1), the protocol of
+  Xin et al. 2022; the weight 1 is the ``digits+ink`` equal-weights cell.
 
-Architectures: single-task networks (one per task), hard sharing, MTAN-style attention;
-weightings: equal, uncertainty, DWA, GradNorm, PCGrad. Every cell is run for each seed; the
-test metrics (accuracy, ink MAE), Δm% against the single-task networks of the same seed, the
-per-epoch task weights and PCGrad's conflict counts are written to a JSON file together with
-``CONFIG`` and ``code_fingerprint()``, so that a test can check the committed results came from
-the current configuration and code.
+Architectures: single-task networks (one per task), hard sharing, hard sharing widened to the
+MTAN-style network's parameter count (``hard-wide``, MTAN's "split, wide" control) and MTAN-style
+attention; weightings: equal, uncertainty, DWA, GradNorm, PCGrad. Each adaptive weighting's knob
+(uncertainty's and GradNorm's weight learning rate, GradNorm's α, DWA's temperature) is first
+tuned per architecture on the validation split, on a seed of its own; the grid then runs every
+cell for each seed. Validation metrics are what is selected on; the test metrics of every trained
+model are computed once, at the end of its training. Δm% is against the single-task networks of
+the same seed (on validation and on test), and the per-epoch task weights and PCGrad's conflict
+counts are written to a JSON file together with ``CONFIG`` and ``code_fingerprint()``, so that a
+test can check the committed results came from the current configuration and code.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import ast
 import hashlib
 import inspect
+import itertools
 import json
 import textwrap
 import time
@@ -45,6 +52,7 @@ __all__ = [
     "DEFAULT_OUT",
     "cell_weightings",
     "code_fingerprint",
+    "hyper_options",
     "load_task_data",
     "main",
     "metric_name",
@@ -57,9 +65,11 @@ DEFAULT_OUT = RESULTS_DIR / "mtl.json"
 CONFIG: dict[str, Any] = {
     "data_seed": 0,
     "n_train": 4000,
+    "n_val": 1000,
     "n_test": 1000,
     "canvas": 12,
     "channels": [16, 32],
+    "wide_channels": [18, 36],  # hard sharing with the MTAN-style network's parameter count
     "pool": 2,
     "head_hidden": 16,
     "epochs": 10,
@@ -68,17 +78,37 @@ CONFIG: dict[str, Any] = {
     "weight_lr": 0.025,
     "gradnorm_alpha": 1.5,
     "dwa_temperature": 2.0,
-    "seeds": [0, 1, 2],
+    "seeds": [0, 1, 2, 3, 4],
     "grid": {
         "digits": {"tasks": ["left", "right"], "archs": ["hard"]},
-        "digits+ink": {"tasks": ["left", "right", "ink"], "archs": ["hard", "mtan"]},
+        "digits+ink": {
+            "tasks": ["left", "right", "ink"],
+            "archs": ["hard", "hard-wide", "mtan"],
+            "tuned": True,
+        },
         "digits+ink/sd": {
             "tasks": ["left", "right", "ink_scaled"],
             "archs": ["hard", "mtan"],
             "weightings": ["equal"],
         },
+        "digits+ink/static": {
+            "tasks": ["left", "right", "ink"],
+            "archs": ["hard"],
+            "weightings": ["equal"],
+            "ink_weights": [1e-4, 1e-3, 1e-2, 1e-1],
+        },
     },
     "weightings": list(WEIGHTINGS),
+    # each adaptive weighting's knob, chosen per architecture by validation Δm% on its own seed
+    "tuning": {
+        "seed": 100,
+        "archs": ["hard", "mtan"],  # hard-wide uses hard sharing's choice
+        "options": {
+            "uncertainty": {"weight_lr": [0.005, 0.025, 0.1]},
+            "dwa": {"dwa_temperature": [1.0, 2.0, 5.0]},
+            "gradnorm": {"gradnorm_alpha": [0.5, 1.5], "weight_lr": [0.025, 0.1]},
+        },
+    },
 }
 
 TASKS: dict[str, Task] = {
@@ -99,13 +129,25 @@ def cell_weightings(spec: dict[str, Any], config: dict[str, Any] = CONFIG) -> li
     return list(spec.get("weightings", config["weightings"]))
 
 
+def hyper_options(weighting: str, config: dict[str, Any] = CONFIG) -> list[dict[str, float]]:
+    """Every combination of the tuned knobs of one weighting ([{}] if it has none)."""
+    options = config["tuning"]["options"].get(weighting, {})
+    return [
+        dict(zip(options, values, strict=True)) for values in itertools.product(*options.values())
+    ]
+
+
 def load_task_data(
     config: dict[str, Any] = CONFIG,
-) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, tuple]]:
-    """Train and test (inputs 'x' (N, 1, H, W) and one target (N,) per task) plus head specs."""
+) -> tuple[
+    dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, tuple]
+]:
+    """Train, validation and test (inputs 'x' (N, 1, H, W), one target (N,) per task), head specs."""
     split = {}
-    for name, n in (("train", config["n_train"]), ("test", config["n_test"])):
-        x, left, right = make_multidigits(name, config["data_seed"], n=n, canvas=config["canvas"])
+    for name in ("train", "val", "test"):
+        x, left, right = make_multidigits(
+            name, config["data_seed"], n=config[f"n_{name}"], canvas=config["canvas"]
+        )
         split[name] = {"x": x, "left": left, "right": right, "ink": x.sum(dim=(1, 2, 3)) * 16}
     ink = split["train"]["ink"]
     mean, std = ink.mean().item(), ink.std().item()
@@ -117,7 +159,16 @@ def load_task_data(
         "ink": ("regression", (mean, std)),
         "ink_scaled": ("regression", (0.0, 1.0)),
     }
-    return split["train"], split["test"], heads
+    return split["train"], split["val"], split["test"], heads
+
+
+def _metrics(model, split: dict[str, torch.Tensor], task_names: list[str], heads: dict) -> dict:
+    """Metrics of a trained model on one split, keyed by ``metric_name`` (ink in grey levels)."""
+    tasks = [TASKS[name] for name in task_names]
+    metrics = evaluate_tasks(model, split["x"], [split[n] for n in task_names], tasks)
+    if "ink_scaled" in metrics:
+        metrics["ink"] = metrics.pop("ink_scaled") * heads["ink"][1][1]
+    return metrics
 
 
 def run_cell(
@@ -125,27 +176,35 @@ def run_cell(
     weighting: str,
     task_names: list[str],
     seed: int,
-    data: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, tuple]],
+    data: tuple[dict, dict, dict, dict],
     config: dict[str, Any] = CONFIG,
     *,
+    hyper: dict[str, float] | None = None,
+    static_weights: list[float] | None = None,
     epochs: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Train one architecture ('hard' or 'mtan') with one weighting; test metrics and history.
+    """Train one architecture ('hard', 'hard-wide' or 'mtan') with one weighting; its metrics.
 
-    Metrics are keyed by ``metric_name``: an ``ink_scaled`` task's MAE is reported as ``ink``,
-    in grey levels (times the training ink's std).
+    ``data`` is ``load_task_data()``'s (train, val, test, heads); ``hyper`` overrides the
+    config's weight_lr, gradnorm_alpha or dwa_temperature. Returns validation metrics
+    ('val_metrics'), test metrics ('metrics', computed once, after training; an ``ink_scaled``
+    task's MAE is reported as ``ink`` in grey levels), the history and the model.
     """
-    if arch not in ("hard", "mtan"):
-        raise ValueError(f"arch must be 'hard' or 'mtan', got {arch!r}")
-    train, test, heads = data
-    tasks = [TASKS[name] for name in task_names]
+    if arch not in ("hard", "hard-wide", "mtan"):
+        raise ValueError(f"arch must be 'hard', 'hard-wide' or 'mtan', got {arch!r}")
+    train, val, test, heads = data
+    knobs = {k: config[k] for k in ("weight_lr", "gradnorm_alpha", "dwa_temperature")}
+    unknown = set(hyper or {}) - set(knobs)
+    if unknown:
+        raise ValueError(f"hyper may set {sorted(knobs)}, got {sorted(unknown)}")
+    knobs.update(hyper or {})
     seed_everything(seed)
-    net = HardSharingNet if arch == "hard" else MTANNet
+    net = MTANNet if arch == "mtan" else HardSharingNet
     model = net(
         [heads[n] for n in task_names],
         canvas=config["canvas"],
-        channels=tuple(config["channels"]),
+        channels=tuple(config["wide_channels" if arch == "hard-wide" else "channels"]),
         pool=config["pool"],
         hidden=config["head_hidden"],
     )
@@ -153,80 +212,113 @@ def run_cell(
         model,
         train["x"],
         [train[n] for n in task_names],
-        tasks,
+        [TASKS[name] for name in task_names],
         weighting=weighting,
         epochs=epochs or config["epochs"],
         batch_size=config["batch_size"],
         lr=config["lr"],
         seed=seed,
-        alpha=config["gradnorm_alpha"],
-        temperature=config["dwa_temperature"],
-        weight_lr=config["weight_lr"],
+        alpha=knobs["gradnorm_alpha"],
+        temperature=knobs["dwa_temperature"],
+        weight_lr=knobs["weight_lr"],
+        static_weights=static_weights,
         progress=progress,
         description=f"{arch}/{weighting}",
     )
-    metrics = evaluate_tasks(model, test["x"], [test[n] for n in task_names], tasks)
-    if "ink_scaled" in metrics:
-        metrics["ink"] = metrics.pop("ink_scaled") * heads["ink"][1][1]
     return {
-        "metrics": metrics,
+        "val_metrics": _metrics(model, val, task_names, heads),
+        "metrics": _metrics(model, test, task_names, heads),
         "history": history.records,
         "conflict_fraction": history.conflicts / history.pairs if history.pairs else None,
         "model": model,
     }
 
 
+def _row(task_set, arch, weighting, seed, result, baselines, tasks, **extra) -> dict[str, Any]:
+    """One JSON row: metrics and Δm% on validation and test, task weights, PCGrad conflicts."""
+    names = [metric_name(t) for t in tasks]
+    better = {metric_name(t): TASKS[t].higher_is_better for t in tasks}
+    row = {"task_set": task_set, "arch": arch, "weighting": weighting, "seed": seed, **extra}
+    for split, key in (("val", "val_metrics"), ("test", "metrics")):
+        base = {t: baselines[split][str(seed)][t] for t in names}
+        prefix = "" if split == "test" else "val_"
+        row[f"{prefix}metrics"] = result[key]
+        row[f"{prefix}delta_m"] = delta_m(result[key], base, better)
+    row["weights"] = {t: [rec[f"weight/{t}"] for rec in result["history"]] for t in tasks}
+    row["conflict_fraction"] = result["conflict_fraction"]
+    return row
+
+
 def run_grid(config: dict[str, Any] = CONFIG, progress: bool = True) -> dict[str, Any]:
-    """Run every (task set, architecture, weighting, seed) cell and the single-task baselines."""
+    """Single-task baselines, the validation tuning, then every (task set, arch, weighting, seed)."""
     fingerprint = code_fingerprint()  # of the code that is about to run
     data = load_task_data(config)
+    tuning = config["tuning"]
+    all_tasks = sorted({metric_name(t) for spec in config["grid"].values() for t in spec["tasks"]})
+    seeds = [tuning["seed"], *config["seeds"]]
+    tuned_set = next(name for name, spec in config["grid"].items() if spec.get("tuned"))
+    tuned_tasks = config["grid"][tuned_set]["tasks"]
+    trials = [
+        (arch, w, hyper)
+        for arch in tuning["archs"]
+        for w in tuning["options"]
+        for hyper in hyper_options(w, config)
+    ]
     cells = [
-        (task_set, arch, weighting, seed)
+        (task_set, arch, weighting, seed, ink_weight)
         for seed in config["seeds"]
         for task_set, spec in config["grid"].items()
         for arch in spec["archs"]
         for weighting in cell_weightings(spec, config)
+        for ink_weight in spec.get("ink_weights", [None])
     ]
-    all_tasks = sorted({metric_name(t) for spec in config["grid"].values() for t in spec["tasks"]})
-    singles = [(task, seed) for seed in config["seeds"] for task in all_tasks]
-    bar = tqdm(total=len(cells) + len(singles), desc="mtl grid", disable=not progress)
-    baselines: dict[str, dict[str, float]] = {}
-    for task, seed in singles:
-        result = run_cell("hard", "equal", [task], seed, data, config)
-        baselines.setdefault(str(seed), {})[task] = result["metrics"][task]
+    total = len(seeds) * len(all_tasks) + len(trials) + len(cells)
+    bar = tqdm(total=total, desc="mtl grid", disable=not progress)
+    baselines: dict[str, dict[str, dict[str, float]]] = {"val": {}, "test": {}}
+    for seed in seeds:
+        for task in all_tasks:
+            result = run_cell("hard", "equal", [task], seed, data, config)
+            for split, key in (("val", "val_metrics"), ("test", "metrics")):
+                baselines[split].setdefault(str(seed), {})[task] = result[key][task]
+            bar.update()
+    tuning_rows = []
+    for arch, weighting, hyper in trials:
+        result = run_cell(arch, weighting, tuned_tasks, tuning["seed"], data, config, hyper=hyper)
+        row = _row(tuned_set, arch, weighting, tuning["seed"], result, baselines, tuned_tasks)
+        tuning_rows.append({**row, "hyper": hyper})
         bar.update()
+    selected = {
+        arch: {
+            w: max(
+                (r for r in tuning_rows if (r["arch"], r["weighting"]) == (arch, w)),
+                key=lambda r: r["val_delta_m"],
+            )["hyper"]
+            for w in tuning["options"]
+        }
+        for arch in tuning["archs"]
+    }
     rows = []
-    for task_set, arch, weighting, seed in cells:
+    for task_set, arch, weighting, seed, ink_weight in cells:
         start = time.perf_counter()
-        tasks = config["grid"][task_set]["tasks"]
-        result = run_cell(arch, weighting, tasks, seed, data, config)
-        names = [metric_name(t) for t in tasks]
-        base = {t: baselines[str(seed)][t] for t in names}
-        rows.append(
-            {
-                "task_set": task_set,
-                "arch": arch,
-                "weighting": weighting,
-                "seed": seed,
-                "metrics": result["metrics"],
-                "delta_m": delta_m(
-                    result["metrics"],
-                    base,
-                    {metric_name(t): TASKS[t].higher_is_better for t in tasks},
-                ),
-                "weights": {
-                    t: [record[f"weight/{t}"] for record in result["history"]] for t in tasks
-                },
-                "conflict_fraction": result["conflict_fraction"],
-                "seconds": round(time.perf_counter() - start, 2),
-            }
+        spec = config["grid"][task_set]
+        hyper = selected["hard" if arch == "hard-wide" else arch].get(weighting, {})
+        hyper = hyper if spec.get("tuned") else {}
+        static = None if ink_weight is None else [1.0, 1.0, ink_weight]
+        result = run_cell(
+            arch, weighting, spec["tasks"], seed, data, config, hyper=hyper, static_weights=static
         )
+        extra = {"hyper": hyper} if ink_weight is None else {"ink_weight": ink_weight}
+        row = _row(task_set, arch, weighting, seed, result, baselines, spec["tasks"], **extra)
+        rows.append({**row, "seconds": round(time.perf_counter() - start, 2)})
         bar.update()
     bar.close()
     return {
         "config": config,
         "code_fingerprint": fingerprint,
-        "single_task": baselines,
+        "single_task": baselines["test"],
+        "single_task_val": baselines["val"],
+        "tuning": tuning_rows,
+        "selected": selected,
         "rows": rows,
     }
 
@@ -251,7 +343,19 @@ _FINGERPRINTED = (
             "train_multitask",
         ),
     ),
-    (None, ("metric_name", "cell_weightings", "load_task_data", "run_cell", "run_grid")),
+    (
+        None,
+        (
+            "metric_name",
+            "cell_weightings",
+            "hyper_options",
+            "load_task_data",
+            "_metrics",
+            "run_cell",
+            "_row",
+            "run_grid",
+        ),
+    ),
 )
 
 
@@ -272,7 +376,7 @@ def _code_without_docstrings(source: str) -> str:
 
 
 def code_fingerprint() -> str:
-    """SHA-256 (16 hex digits) of the code the grid runs and of its data (train, test).
+    """SHA-256 (16 hex digits) of the code the grid runs and of its data (train, val, test).
 
     Comments, docstrings and layout are ignored; the data are hashed instead of the code that
     makes them, so that harmless edits of ``attnbook.data.multidigits`` do not count. The data
@@ -285,7 +389,7 @@ def code_fingerprint() -> str:
             obj = here[name] if module is None else getattr(module, name)
             digest.update(name.encode())
             digest.update(_code_without_docstrings(inspect.getsource(obj)).encode())
-    for part in load_task_data(CONFIG)[:2]:
+    for part in load_task_data(CONFIG)[:3]:
         for name in sorted(part):
             digest.update(name.encode())
             digest.update(part[name].numpy().tobytes())
