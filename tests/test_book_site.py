@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
 import book_site
+import pytest
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from book_site import chapter_label
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -125,9 +126,8 @@ def _h2_headings(path: Path) -> list[str]:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_sections_are_numbered_by_chapter(path: Path):
     """One scheme everywhere: chapter 2b's sections are '2b.1 …', '2b.2 …', then Exercises."""
-    match = re.match(r"(\d+)([a-z]?)_", path.name)
-    assert match, f"{path.name}: chapter files are named NN[letter]_name"
-    label = f"{int(match.group(1))}{match.group(2)}"
+    label = chapter_label(f"book/{path.stem}")
+    assert label, f"{path.name}: chapter files are named NN[letter]_name"
     numbered = [h for h in _h2_headings(path) if h not in CLOSING_SECTIONS]
     expected = [f"{label}.{k} " for k in range(1, len(numbered) + 1)]
     assert numbered, f"{path.name} has no numbered sections"

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
+from book_site import chapter_label
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
@@ -182,10 +183,9 @@ def test_internal_links_and_anchors_resolve():
 @pytest.mark.parametrize("page_path", _pages(), ids=lambda p: p.stem)
 def test_exercises_and_figures_are_numbered_within_their_chapter(page_path: Path):
     """Exercise 5.1, 5.2, ... on chapter 5's page; solutions name the same numbers."""
-    match = re.match(r"(\d+)([a-z]?)_", page_path.name)
-    if match is None or page_path.parent.name != "book":
+    label = chapter_label(f"book/{page_path.stem}")
+    if label is None or page_path.parent.name != "book":
         pytest.skip("not a chapter")
-    label = f"{int(match.group(1))}{match.group(2)}"
     html = page_path.read_text()
     for kind in ("Exercise", "Fig."):
         numbers = re.findall(
