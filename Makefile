@@ -17,7 +17,7 @@ SEED_OFFSET ?= 7
 NBVAL := $(PY) -m pytest -q -p no:cacheprovider -p tools.nbtimes --nbval-lax --nbval-current-env \
 	--nbval-sanitize-with tools/nbval_sanitize.cfg
 
-.PHONY: install book pdf lab dist test lint unit nbval nbval-seed nbval-cpu checks site-check artifacts-check notebooks serve clean
+.PHONY: install book translations pdf lab dist test lint unit nbval nbval-seed nbval-cpu checks site-check artifacts-check notebooks serve clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or PYTHON=...)"; exit 1; }
@@ -30,7 +30,14 @@ install: $(STAMP)
 book: $(STAMP)
 	rm -rf _build/html _build/.doctrees
 	$(VENV)/bin/jupyter-book build --warningiserror --nitpick --keep-going --path-output . .
-	@echo "The site is in $(CURDIR)/_build/html/index.html (make serve to browse it)"
+	$(PY) tools/build_edition.py zh_CN
+	@echo "The site is in $(CURDIR)/_build/html/index.html, the Chinese edition in _build/html/zh_CN (make serve to browse it)"
+
+# After changing a page's text: refresh the catalogs of the translated editions, then translate
+# what is new or fuzzy (CONTRIBUTING, "Translations"); `make test` fails until none is left.
+translations: $(STAMP)
+	$(PY) tools/translations.py update
+	$(PY) tools/translations.py check || true
 
 # The whole book as one PDF: every page of the built site printed by the system Chromium.
 pdf: $(STAMP)

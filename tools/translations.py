@@ -90,7 +90,7 @@ def check_entry(entry: polib.POEntry, terms: dict[str, list[str]]) -> list[str]:
         if _WORD.search(_prose(entry.msgid)) and SAME_AS_SOURCE not in entry.tcomment:
             problems.append(f"identical to the English (add the comment '{SAME_AS_SOURCE}')")
         return problems
-    if _WORD.search(_prose(entry.msgid)) and not _CJK.search(entry.msgstr):
+    if _WORD.search(_prose(entry.msgid)) and not _CJK.search(_prose(entry.msgstr)):
         problems.append("no Chinese in the translation")
     source, target = _markup(entry.msgid), _markup(entry.msgstr)
     for item in sorted((source - target).keys()):

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import quote, urljoin
 
 import pytest
-from test_site import SITE, _pages
+from test_site import EDITIONS, SITE, _all_editions_pages, _page_id, _pages
 
 if not (SITE / "index.html").exists():
     if os.environ.get("ATTNBOOK_REQUIRE_BUILD") == "1":
@@ -28,6 +28,12 @@ CHINESE_SEARCHES = {
     "深度": "book/02b_depth_and_breadth.html",
     "注意力": "book/glossary.html",
     "多任务": "book/09a_multitask.html",
+}
+# The same in the Chinese edition, whose prose is Chinese: terms from the chapters' own text.
+CHINESE_EDITION_SEARCHES = {
+    "核回归": "book/01_background.html",
+    "多任务": "book/09a_multitask.html",
+    "环形注意力": "book/09e_attention_at_scale.html",
 }
 
 
@@ -49,7 +55,7 @@ def _visible(locator) -> list[int]:
     return [i for i in range(locator.count()) if locator.nth(i).is_visible()]
 
 
-@pytest.mark.parametrize("page_path", _pages(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("page_path", _all_editions_pages(), ids=_page_id)
 def test_phone_page_fits_the_screen_without_errors(browser, base_url, page_path: Path):
     page, errors = _open(browser, urljoin(base_url, str(page_path.relative_to(SITE))), PHONE)
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -90,9 +96,14 @@ def test_contents_button_opens_the_page_contents_on_a_phone(browser, base_url):
     page.context.close()
 
 
-@pytest.mark.parametrize("term,chapter", CHINESE_SEARCHES.items())
-def test_chinese_search_finds_the_chapter(browser, base_url, term: str, chapter: str):
-    page, _ = _open(browser, urljoin(base_url, f"search.html?q={quote(term)}"), DESKTOP)
+@pytest.mark.parametrize(
+    "edition,term,chapter",
+    [("en", term, chapter) for term, chapter in CHINESE_SEARCHES.items()]
+    + [("zh_CN", term, chapter) for term, chapter in CHINESE_EDITION_SEARCHES.items()],
+)
+def test_chinese_search_finds_the_chapter(browser, base_url, edition, term: str, chapter: str):
+    search = f"{EDITIONS[edition]}search.html?q={quote(term)}"
+    page, _ = _open(browser, urljoin(base_url, search), DESKTOP)
     page.wait_for_selector("#search-results a", timeout=90_000)
     page.wait_for_timeout(1000)
     found = page.locator("#search-results a").evaluate_all(
@@ -102,6 +113,36 @@ def test_chinese_search_finds_the_chapter(browser, base_url, term: str, chapter:
     page.context.close()
 
 
+@pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_each_page_links_to_itself_in_the_other_edition(browser, base_url, device):
+    """English → 中文 → English on the same page, by the link at the top of the page."""
+    page, errors = _open(browser, urljoin(base_url, CHAPTER), device)
+    link = page.locator("a.book-edition[hreflang='zh-CN']")
+    assert link.is_visible(), "no visible link to the Chinese edition"
+    link.click()
+    page.wait_for_load_state("networkidle")
+    assert page.url == urljoin(base_url, f"zh_CN/{CHAPTER}")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert page.locator("article h1").first.inner_text().startswith("5 · ")
+    page.locator("a.book-edition[hreflang='en']").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url == urljoin(base_url, CHAPTER)
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert errors == [], f"console errors: {errors}"
+    page.context.close()
+
+
+@pytest.mark.parametrize("page_path", _all_editions_pages(), ids=_page_id)
+def test_every_page_has_its_edition_link(page_path: Path):
+    other = "zh-CN" if page_path.relative_to(SITE).parts[0] != "zh_CN" else "en"
+    match = re.search(
+        rf'<a class="book-edition" href="([^"]+)" hreflang="{other}"', page_path.read_text()
+    )
+    assert match, f"{page_path}: no link to the {other} edition"
+    target = (page_path.parent / match.group(1)).resolve()
+    assert target.exists() and target.name == page_path.name, f"{page_path} links to {target}"
+
+
 def test_favicon_is_served():
     html = (SITE / CHAPTER).read_text()
     match = re.search(r'<link rel="icon" href="([^"]+)"', html)
@@ -109,7 +150,7 @@ def test_favicon_is_served():
     assert ((SITE / CHAPTER).parent / match.group(1)).resolve().exists()
 
 
-@pytest.mark.parametrize("page_path", _pages(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("page_path", _all_editions_pages(), ids=_page_id)
 def test_no_test_machinery_on_the_page(page_path: Path):
     html = page_path.read_text()
     for marker in ("NBVAL_", "# noqa", "/tmp/", "THEBE_JS_URL"):

@@ -26,9 +26,29 @@ if not (SITE / "index.html").exists():
     pytest.skip("site not built (run `make book`)", allow_module_level=True)
 
 
-def _pages() -> list[Path]:
-    """Every chapter page of the built book (not search/genindex)."""
-    return sorted(p for p in (SITE / "book").glob("*.html"))
+# Each edition's folder in the site, and the words its pages number exercises and figures with.
+EDITIONS = {"en": "", "zh_CN": "zh_CN/"}
+CAPTION_WORDS = {
+    "en": {"Exercise": "Exercise", "Fig.": "Fig.", "Solution to": "Solution to"},
+    "zh_CN": {"Exercise": "练习", "Fig.": "图", "Solution to": "解答"},
+}
+
+
+def _pages(edition: str = "en") -> list[Path]:
+    """Every chapter page of one edition of the built book (not search/genindex)."""
+    return sorted(p for p in (SITE / EDITIONS[edition] / "book").glob("*.html"))
+
+
+def _all_editions_pages() -> list[Path]:
+    return [page for edition in EDITIONS for page in _pages(edition)]
+
+
+def _page_id(path: Path) -> str:
+    return str(path.relative_to(SITE).with_suffix(""))
+
+
+def _edition(path: Path) -> str:
+    return "zh_CN" if path.relative_to(SITE).parts[0] == "zh_CN" else "en"
 
 
 def _visit(browser, url: str, screenshot: Path):
@@ -61,10 +81,11 @@ def _visit(browser, url: str, screenshot: Path):
     return page, requests, failures
 
 
-@pytest.mark.parametrize("page_path", _pages(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("page_path", _all_editions_pages(), ids=_page_id)
 def test_page_renders_offline(browser, base_url, page_path: Path):
     url = urljoin(base_url, str(page_path.relative_to(SITE)))
-    page, requests, failures = _visit(browser, url, SCREENSHOTS / f"{page_path.stem}.png")
+    shot = SCREENSHOTS / f"{_page_id(page_path).replace('/', '-')}.png"
+    page, requests, failures = _visit(browser, url, shot)
     outside = [r for r in requests if not r.startswith(base_url) and not r.startswith("data:")]
     assert outside == [], f"{page_path.name} requested other hosts: {outside}"
     assert failures == [], f"{page_path.name} had failed requests: {failures}"
@@ -106,10 +127,11 @@ def test_solutions_are_collapsed(browser, base_url):
     page.context.close()
 
 
-def test_search_works_offline(browser, base_url):
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_search_works_offline(browser, base_url, edition: str):
     context = browser.new_context()
     page = context.new_page()
-    page.goto(urljoin(base_url, "search.html?q=softmax"), wait_until="load")
+    page.goto(urljoin(base_url, f"{EDITIONS[edition]}search.html?q=softmax"), wait_until="load")
     page.wait_for_selector("#search-results li", timeout=90_000)
     assert page.locator("#search-results li").count() >= 1
     context.close()
@@ -180,19 +202,19 @@ def test_internal_links_and_anchors_resolve():
     assert broken == [], "broken internal links:\n" + "\n".join(broken)
 
 
-@pytest.mark.parametrize("page_path", _pages(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("page_path", _all_editions_pages(), ids=_page_id)
 def test_exercises_and_figures_are_numbered_within_their_chapter(page_path: Path):
     """Exercise 5.1, 5.2, ... on chapter 5's page; solutions name the same numbers."""
     label = chapter_label(f"book/{page_path.stem}")
     if label is None or page_path.parent.name != "book":
         pytest.skip("not a chapter")
     html = page_path.read_text()
+    words = {key: re.escape(word) for key, word in CAPTION_WORDS[_edition(page_path)].items()}
     for kind in ("Exercise", "Fig."):
-        numbers = re.findall(
-            rf'<span class="caption-number">{re.escape(kind)} ([^ <]+) ?</span>', html
-        )
+        numbers = re.findall(rf'<span class="caption-number">{words[kind]} ([^ <]+) ?</span>', html)
         expected = [f"{label}.{k}" for k in range(1, len(numbers) + 1)]
-        assert numbers == expected, f"{page_path.name}: {kind} numbered {numbers}"
-    exercises = re.findall(r'<span class="caption-number">Exercise ([^ <]+)', html)
-    for number in re.findall(r"Solution to<a [^>]*> Exercise ([^ <]+)", html):
-        assert number in exercises, f"{page_path.name}: a solution names exercise {number}"
+        assert numbers == expected, f"{page_path}: {kind} numbered {numbers}"
+    exercises = re.findall(rf'<span class="caption-number">{words["Exercise"]} ([^ <]+)', html)
+    solutions = re.findall(rf"{words['Solution to']}<a [^>]*> {words['Exercise']} ([^ <]+)", html)
+    for number in solutions:
+        assert number in exercises, f"{page_path}: a solution names exercise {number}"

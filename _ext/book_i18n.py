@@ -1,0 +1,97 @@
+"""The book in more than one language: each page links to itself in the other editions, and
+glued numbers work inside translated paragraphs.
+
+The English edition is the site's root; another language `xx` is built into `xx/` beside it
+(tools/build_edition.py), from the same notebooks with the catalogs in locale/xx.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import myst_nb.sphinx_ as myst_nb_sphinx
+from docutils import nodes
+from myst_nb.sphinx_ import Parser as NotebookParser
+from sphinx.application import Sphinx
+
+# language code -> the name a reader of that language looks for
+EDITIONS = {"en": "English", "zh_CN": "中文"}
+ROOT_EDITION = "en"
+
+_latest: dict[str, Any] = {}  # "renderer": the notebook renderer made for the page being read
+_make_renderer = myst_nb_sphinx.load_renderer
+_parse_notebook = NotebookParser.parse
+
+
+def _recording_load_renderer(name: str) -> Any:
+    """MyST-NB's renderer factory, remembering each renderer it makes (the page's, as it is read)."""
+    factory = _make_renderer(name)
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        _latest["renderer"] = factory(*args, **kwargs)
+        return _latest["renderer"]
+
+    return make
+
+
+def _parse_with_glue(self: NotebookParser, inputstring: str, document: nodes.document) -> None:
+    """Parse a notebook, or one translated message of it with the notebook's glued values.
+
+    Sphinx parses each translated message as a small document of its own, after the page itself
+    was read. MyST-NB's glue roles look their values up on the document's notebook renderer, which
+    that small document lacks (and the page's own document has dropped by then): lend it the
+    renderer of the notebook the message came from.
+    """
+    renderer = _latest.get("renderer")
+    if not document.current_source.endswith("<translated>") or renderer is None:
+        _parse_notebook(self, inputstring, document)
+        return
+    env = document.settings.env
+    if renderer.renderer.document["source"] == str(env.doc2path(env.docname)):
+        document.attributes["nb_renderer"] = renderer
+    try:
+        _parse_notebook(self, inputstring, document)
+    finally:  # the message's nodes join the page's doctree, which is pickled: drop the renderer
+        document.attributes.pop("nb_renderer", None)
+
+
+def edition_prefix(language: str) -> str:
+    """The folder of an edition relative to the site's root: '' for English, 'zh_CN/' for Chinese."""
+    return "" if language == ROOT_EDITION else f"{language}/"
+
+
+def edition_links(language: str, pagename: str) -> list[tuple[str, str, str]]:
+    """(language, name, relative href) of the same page in every other edition."""
+    to_root = "../" * pagename.count("/") + ("../" if language != ROOT_EDITION else "")
+    return [
+        (other, name, f"{to_root}{edition_prefix(other)}{pagename}.html")
+        for other, name in EDITIONS.items()
+        if other != language
+    ]
+
+
+def _link_editions(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Put a link to this page's other editions at the top of the page, and in its <head>."""
+    language = app.config.language or ROOT_EDITION
+    if language not in EDITIONS or doctree is None or "body" not in context:
+        return
+    links = edition_links(language, pagename)
+    anchors = " ".join(
+        f'<a class="book-edition" href="{html.escape(href)}" hreflang="{code.replace("_", "-")}" '
+        f'lang="{code.replace("_", "-")}">{html.escape(name)}</a>'
+        for code, name, href in links
+    )
+    context["body"] = f'<p class="book-editions">{anchors}</p>\n' + context["body"]
+    context["metatags"] = context.get("metatags", "") + "".join(
+        f'\n<link rel="alternate" hreflang="{code.replace("_", "-")}" href="{html.escape(href)}">'
+        for code, _, href in links
+    )
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    """Register the edition links and the glue-aware notebook parser."""
+    NotebookParser.parse = _parse_with_glue  # type: ignore[method-assign]
+    myst_nb_sphinx.load_renderer = _recording_load_renderer
+    app.connect("html-page-context", _link_editions)
+    return {"parallel_read_safe": False, "parallel_write_safe": True}
