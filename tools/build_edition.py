@@ -10,7 +10,17 @@ from pathlib import Path
 from jupyter_book.sphinx import build_sphinx
 
 ROOT = Path(__file__).resolve().parents[1]
-TITLES = {"zh_CN": "注意力的深度与广度"}
+# What differs per edition besides the catalogs: the site title and the few interface words
+# that come from extensions without a Chinese translation of their own.
+EDITION_CONFIG = {
+    "zh_CN": {
+        "html_title": "注意力的深度与广度",
+        "nb_code_prompt_show": "显示代码",
+        "nb_code_prompt_hide": "隐藏代码",
+        "togglebutton_hint": "点击展开",
+        "togglebutton_hint_hide": "点击收起",
+    },
+}
 
 
 def build(language: str, *, output: Path) -> int:
@@ -18,7 +28,7 @@ def build(language: str, *, output: Path) -> int:
     shutil.rmtree(output, ignore_errors=True)
     overrides = {
         "language": language,
-        "html_title": TITLES[language],
+        **EDITION_CONFIG[language],
         "external_toc_path": "_toc.yml",
         "nitpicky": True,
         "latex_individualpages": False,
@@ -40,7 +50,7 @@ def build(language: str, *, output: Path) -> int:
 def main() -> None:
     """Command line: the language code, and where the site goes (default _build/html/<language>)."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("language", choices=sorted(TITLES))
+    parser.add_argument("language", choices=sorted(EDITION_CONFIG))
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     output = args.output or ROOT / "_build" / "html" / args.language
