@@ -48,8 +48,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write {notebook: seconds} sorted by name, and print them."""
-    if not _seconds:
+    """Write {notebook: seconds} sorted by name, and print them (xdist: the controller only)."""
+    if not _seconds or hasattr(session.config, "workerinput"):
         return
     times_file = Path(session.config.getoption("notebook_times"))
     times_file.parent.mkdir(parents=True, exist_ok=True)
