@@ -75,11 +75,12 @@ nbval-check: $(STAMP)
 	ATTNBOOK_SEED_OFFSET=$(SEED_OFFSET) ATEN_CPU_CAPABILITY=default $(NBVAL) \
 	    -n $(NBVAL_JOBS) --dist loadfile --notebook-times _build/notebook-times-check.json book
 
-# The site as a reader gets it: built, printed, checked in the browser; JupyterLab and the wheel.
+# The site as a reader gets it: both editions built, printed, checked in the browser (two
+# browsers at a time: the checks mostly wait for pages); JupyterLab and the wheel.
 site-check: $(STAMP)
 	$(MAKE) --no-print-directory book
 	$(MAKE) --no-print-directory pdf
-	ATTNBOOK_REQUIRE_BUILD=1 $(PY) -m pytest -q -p no:cacheprovider \
+	ATTNBOOK_REQUIRE_BUILD=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 \
 	    tests/artifacts/test_site.py tests/artifacts/test_reader_view.py tests/reader
 
 # The notebooks first, on both cores (their times are checked against a limit, so nothing runs

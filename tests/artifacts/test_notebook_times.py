@@ -10,7 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMES = ROOT / "_build" / "notebook-times-check.json"  # written by `make nbval-check`
-LIMIT_SECONDS = 150.0  # hard limit; the goal, reported in the closing notes, is 60 s
+# A hard limit against a runaway notebook, on the CI pass's own clock: that pass runs on the
+# default (slowest) CPU instruction set, about a quarter slower than this CPU's own kernels, two
+# notebooks at a time. The goal, 60 s per notebook, is reported in the closing notes, not asserted.
+LIMIT_SECONDS = 180.0
 
 if not TIMES.exists():
     if os.environ.get("ATTNBOOK_REQUIRE_BUILD") == "1":
