@@ -19,7 +19,7 @@ SEED_OFFSET ?= 7
 NBVAL := $(PY) -m pytest -q -p no:cacheprovider -p tools.nbtimes --nbval-lax --nbval-current-env \
 	--nbval-sanitize-with tools/nbval_sanitize.cfg
 
-.PHONY: install book translations pdf lab dist test lint unit nbval nbval-check checks site-check artifacts-check notebooks serve clean
+.PHONY: install book book-en book-zh_CN translations pdf lab dist test lint unit nbval nbval-check checks site-check artifacts-check notebooks serve clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or PYTHON=...)"; exit 1; }
@@ -29,11 +29,17 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# Both editions at once (one core each): English into _build/html, Chinese into _build/html/zh_CN.
 book: $(STAMP)
 	rm -rf _build/html _build/.doctrees
-	$(VENV)/bin/jupyter-book build --warningiserror --nitpick --keep-going --path-output . .
-	$(PY) tools/build_edition.py zh_CN
+	$(MAKE) --no-print-directory -j2 --output-sync=target book-en book-zh_CN
 	@echo "The site is in $(CURDIR)/_build/html/index.html, the Chinese edition in _build/html/zh_CN (make serve to browse it)"
+
+book-en: $(STAMP)
+	$(VENV)/bin/jupyter-book build --warningiserror --nitpick --keep-going --path-output . .
+
+book-zh_CN: $(STAMP)
+	$(PY) tools/build_edition.py zh_CN
 
 # After changing a page's text: refresh the catalogs of the translated editions, then translate
 # what is new or fuzzy (CONTRIBUTING, "Translations"); `make test` fails until none is left.
@@ -75,12 +81,12 @@ nbval-check: $(STAMP)
 	ATTNBOOK_SEED_OFFSET=$(SEED_OFFSET) ATEN_CPU_CAPABILITY=default $(NBVAL) \
 	    -n $(NBVAL_JOBS) --dist loadfile --notebook-times _build/notebook-times-check.json book
 
-# The site as a reader gets it: both editions built, printed, checked in the browser (two
-# browsers at a time: the checks mostly wait for pages); JupyterLab and the wheel.
+# The site as a reader gets it: both editions built, printed, checked in the browser;
+# JupyterLab and the wheel. (ATTNBOOK_SCREENSHOTS=1 also saves every page to _build/screenshots.)
 site-check: $(STAMP)
 	$(MAKE) --no-print-directory book
 	$(MAKE) --no-print-directory pdf
-	ATTNBOOK_REQUIRE_BUILD=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 \
+	ATTNBOOK_REQUIRE_BUILD=1 $(PY) -m pytest -q -p no:cacheprovider \
 	    tests/artifacts/test_site.py tests/artifacts/test_reader_view.py tests/reader
 
 # The notebooks first, on both cores (their times are checked against a limit, so nothing runs

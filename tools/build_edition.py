@@ -24,8 +24,14 @@ EDITION_CONFIG = {
 
 
 def build(language: str, *, output: Path) -> int:
-    """Render the committed notebooks with the catalogs in locale/<language> into `output`."""
-    shutil.rmtree(output, ignore_errors=True)
+    """Render the committed notebooks with the catalogs in locale/<language> into `output`.
+
+    Sphinx builds into _build/editions/<language>/html first: MyST-NB writes its notebook
+    outputs beside the build folder (its parent's jupyter_execute/), which must not land inside
+    the English site; the finished site is then moved to `output`.
+    """
+    staging = ROOT / "_build" / "editions" / language
+    shutil.rmtree(staging, ignore_errors=True)
     overrides = {
         "language": language,
         **EDITION_CONFIG[language],
@@ -33,9 +39,9 @@ def build(language: str, *, output: Path) -> int:
         "nitpicky": True,
         "latex_individualpages": False,
     }
-    return build_sphinx(
+    status = build_sphinx(
         ROOT,
-        output,
+        staging / "html",
         noconfig=True,
         path_config=str(ROOT / "_config.yml"),
         confoverrides=overrides,
@@ -45,6 +51,11 @@ def build(language: str, *, output: Path) -> int:
         freshenv=True,
         quiet=True,
     )
+    if status == 0:
+        shutil.rmtree(output, ignore_errors=True)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staging / "html", output)
+    return status
 
 
 def main() -> None:

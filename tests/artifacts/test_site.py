@@ -51,9 +51,19 @@ def _edition(path: Path) -> str:
     return "zh_CN" if path.relative_to(SITE).parts[0] == "zh_CN" else "en"
 
 
-def _visit(browser, url: str, screenshot: Path):
-    """Load url, wait for MathJax and Mermaid, screenshot; return (page, requests, failures)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+# A phone (390 px wide, dark) for the per-page checks: math, diagrams and requests do not
+# depend on the width, and the page must also fit the narrowest screen.
+PHONE = {"viewport": {"width": 390, "height": 844}, "color_scheme": "dark"}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}, "color_scheme": "light"}
+
+
+def _visit(browser, url: str, screenshot: Path | None, device: dict = DESKTOP):
+    """Load url, wait for MathJax and Mermaid, screenshot; return (page, requests, failures).
+
+    Screenshots (full page) are taken only with ATTNBOOK_SCREENSHOTS=1: they cost more than the
+    checks, and are for a person to look at.
+    """
+    context = browser.new_context(**device)
     page = context.new_page()
     requests: list[str] = []
     failures: list[str] = []
@@ -76,16 +86,19 @@ def _visit(browser, url: str, screenshot: Path):
     if page.locator("pre.mermaid, div.mermaid").count():
         page.wait_for_selector(".mermaid svg", timeout=90_000)
     page.wait_for_load_state("networkidle")
-    screenshot.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(screenshot), full_page=True)
+    if screenshot is not None and os.environ.get("ATTNBOOK_SCREENSHOTS") == "1":
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot), full_page=True)
     return page, requests, failures
 
 
 @pytest.mark.parametrize("page_path", _all_editions_pages(), ids=_page_id)
-def test_page_renders_offline(browser, base_url, page_path: Path):
+def test_page_renders_offline_on_a_phone(browser, base_url, page_path: Path):
     url = urljoin(base_url, str(page_path.relative_to(SITE)))
     shot = SCREENSHOTS / f"{_page_id(page_path).replace('/', '-')}.png"
-    page, requests, failures = _visit(browser, url, shot)
+    page, requests, failures = _visit(browser, url, shot, PHONE)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{page_path.name} is {width} px wide on a 390 px phone"
     outside = [r for r in requests if not r.startswith(base_url) and not r.startswith("data:")]
     assert outside == [], f"{page_path.name} requested other hosts: {outside}"
     assert failures == [], f"{page_path.name} had failed requests: {failures}"
@@ -167,6 +180,20 @@ def _parse(path: Path) -> _LinkCollector:
 
 def _all_html() -> list[Path]:
     return sorted(SITE.rglob("*.html"))
+
+
+def test_each_edition_is_a_site_of_its_own():
+    """The Chinese edition sits in zh_CN/ with its own search; no build folder leaks into either."""
+    for edition, folder in EDITIONS.items():
+        root = SITE / folder
+        assert (root / "searchindex.js").exists() and (root / "book" / "intro.html").exists(), (
+            edition
+        )
+        assert not (root / "jupyter_execute").exists(), (
+            f"{edition}: MyST-NB's output folder in the site"
+        )
+        assert _pages(edition), f"{edition}: no chapter pages"
+    assert [p.name for p in _pages("en")] == [p.name for p in _pages("zh_CN")]
 
 
 def test_no_resource_is_loaded_from_another_host():
