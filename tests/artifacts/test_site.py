@@ -196,6 +196,17 @@ def test_each_edition_is_a_site_of_its_own():
     assert [p.name for p in _pages("en")] == [p.name for p in _pages("zh_CN")]
 
 
+@pytest.mark.parametrize("page_path", _pages("zh_CN"), ids=_page_id)
+def test_the_chinese_page_states_the_same_numbers(page_path: Path):
+    """Every number glued into the English page from the run is glued into its translation too."""
+    english = SITE / "book" / page_path.name
+    glued = re.compile(r'<span class="pasted-text">([^<]*)</span>')
+    numbers = sorted(glued.findall(english.read_text()))
+    assert sorted(glued.findall(page_path.read_text())) == numbers, (
+        f"{page_path.name}: numbers differ"
+    )
+
+
 def test_no_resource_is_loaded_from_another_host():
     offenders = []
     for path in _all_html():
