@@ -122,21 +122,26 @@ def _translate_toc_captions(app: Sphinx, doctree: nodes.document) -> None:
     captions (Foundations, Practice, ...) are extracted but never replaced: do it here.
     """
     language = app.config.language or ROOT_EDITION
-    if language == ROOT_EDITION:
+    captioned = [toctree for toctree in doctree.findall(addnodes.toctree) if toctree.get("caption")]
+    if language == ROOT_EDITION or not captioned:
         return
     domain = docname_to_domain(app.env.docname, app.config.gettext_compact)
     folders = [str(app.srcdir / folder) for folder in app.config.locale_dirs]
     catalog, found = init_locale(folders, language, domain)
     if not found:
         return
-    for toctree in doctree.findall(addnodes.toctree):
-        if toctree.get("caption"):
-            toctree["caption"] = catalog.gettext(toctree["caption"])
+    for toctree in captioned:
+        toctree["caption"] = catalog.gettext(toctree["caption"])
 
 
 def edition_prefix(language: str) -> str:
     """The folder of an edition relative to the site's root: '' for English, 'zh_CN/' for Chinese."""
     return "" if language == ROOT_EDITION else f"{language}/"
+
+
+def html_language(language: str) -> str:
+    """The language as HTML names it (lang, hreflang): zh_CN -> zh-CN."""
+    return language.replace("_", "-")
 
 
 def edition_links(language: str, pagename: str) -> list[tuple[str, str, str]]:
@@ -156,13 +161,13 @@ def _link_editions(app: Sphinx, pagename: str, templatename: str, context: dict,
         return
     links = edition_links(language, pagename)
     anchors = " ".join(
-        f'<a class="book-edition" href="{html.escape(href)}" hreflang="{code.replace("_", "-")}" '
-        f'lang="{code.replace("_", "-")}">{html.escape(name)}</a>'
+        f'<a class="book-edition" href="{html.escape(href)}" hreflang="{html_language(code)}" '
+        f'lang="{html_language(code)}">{html.escape(name)}</a>'
         for code, name, href in links
     )
     context["body"] = f'<p class="book-editions">{anchors}</p>\n' + context["body"]
     context["metatags"] = context.get("metatags", "") + "".join(
-        f'\n<link rel="alternate" hreflang="{code.replace("_", "-")}" href="{html.escape(href)}">'
+        f'\n<link rel="alternate" hreflang="{html_language(code)}" href="{html.escape(href)}">'
         for code, _, href in links
     )
 

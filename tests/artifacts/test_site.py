@@ -13,7 +13,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
+import book_i18n
 import pytest
+from book_i18n import edition_prefix
 from book_site import chapter_label
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +29,7 @@ if not (SITE / "index.html").exists():
 
 
 # Each edition's folder in the site, and the words its pages number exercises and figures with.
-EDITIONS = {"en": "", "zh_CN": "zh_CN/"}
+EDITIONS = {language: edition_prefix(language) for language in book_i18n.EDITIONS}
 CAPTION_WORDS = {
     "en": {"Exercise": "Exercise", "Fig.": "Fig.", "Solution to": "Solution to"},
     "zh_CN": {"Exercise": "练习", "Fig.": "图", "Solution to": "解答"},
