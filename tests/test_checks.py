@@ -78,3 +78,13 @@ def test_bad_input_is_named(helper, args, error, fragment):
     with pytest.raises(error) as caught:
         helper(*args)
     assert fragment in str(caught.value), str(caught.value)
+
+
+def test_require_finite_is_not_fooled_by_its_sum():
+    """The fast path sums the tensor: a sum that overflows is not an error, inf - inf still is."""
+    huge = torch.full((4,), 3e38)  # finite elements whose float32 sum overflows to inf
+    require_finite("huge", huge)
+    require_finite("half", torch.full((8,), 6e4, dtype=torch.float16))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        require_finite("x", torch.tensor([math.inf, -math.inf, 1.0]))
+    require_finite("empty", torch.empty(0, 3))
