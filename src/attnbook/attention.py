@@ -32,6 +32,8 @@ __all__ = [
     "masked_softmax",
     "scaled_dot_product_attention",
     "scaled_dot_score",
+    "score_scale",
+    "window_band",
     "window_mask",
 ]
 
@@ -61,30 +63,24 @@ def _check_query_key(q: torch.Tensor, k: torch.Tensor) -> None:
 
 
 def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Size:
-    """Validate q (..., n_q, d_k), k (..., n_k, d_k), v (..., n_k, d_v); return the batch shape."""
-    require_float_tensor("q", q)
-    require_float_tensor("k", k)
+    """Validate q (..., n_q, d_k), k (..., n_k, d_k), v (..., n_k, d_v); return the batch shape.
+
+    Metadata first (types, dtypes, shapes), then one finiteness pass over each input.
+    """
+    _check_query_key(q, k)
     require_float_tensor("v", v)
-    require_min_dims("q", q, 2, "(..., n_q, d_k)")
-    require_min_dims("k", k, 2, "(..., n_k, d_k)")
     require_min_dims("v", v, 2, "(..., n_k, d_v)")
-    if not q.dtype == k.dtype == v.dtype:
+    if v.dtype != q.dtype:
         raise TypeError(
             f"q, k and v must share a dtype, got q {q.dtype}, k {k.dtype} and v {v.dtype}"
-        )
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k must have the same last dimension d_k, got q {tuple(q.shape)} "
-            f"and k {tuple(k.shape)}"
         )
     if v.shape[-2] != k.shape[-2]:
         raise ValueError(
             f"k and v must have the same number of positions n_k, got k {tuple(k.shape)} "
             f"and v {tuple(v.shape)}"
         )
-    for name, tensor in (("q", q), ("k", k), ("v", v)):
-        if tensor.numel() == 0:
-            raise ValueError(f"{name} is empty: shape {tuple(tensor.shape)}")
+    if v.numel() == 0:
+        raise ValueError(f"v is empty: shape {tuple(v.shape)}")
     try:
         batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except RuntimeError:
@@ -97,6 +93,11 @@ def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Size:
     return batch
 
 
+def score_scale(d_k: int, scale: float | None = None) -> float:
+    """The factor of q kᵀ: 1/√d_k (Vaswani et al. 2017) unless `scale` is given (then > 0)."""
+    return 1.0 / math.sqrt(d_k) if scale is None else require_positive("scale", scale)
+
+
 def dot_score(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """Dot-product scores q kᵀ: (..., n_q, d) x (..., n_k, d) -> (..., n_q, n_k)."""
     _check_query_key(q, k)
@@ -106,8 +107,7 @@ def dot_score(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 def scaled_dot_score(q: torch.Tensor, k: torch.Tensor, scale: float | None = None) -> torch.Tensor:
     """Scaled dot-product scores q kᵀ · scale (default 1/√d_k): -> (..., n_q, n_k)."""
     _check_query_key(q, k)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else require_positive("scale", scale)
-    return (q @ k.transpose(-2, -1)) * scale
+    return (q @ k.transpose(-2, -1)) * score_scale(q.shape[-1], scale)
 
 
 def general_score(q: torch.Tensor, k: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -200,12 +200,34 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None = None) -> to
     """
     require_float_tensor("scores", scores)
     require_min_dims("scores", scores, 1, "(..., n_k)")
+    check_mask(mask, scores.shape)
+    return _masked_softmax(scores, mask)
+
+
+def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The arithmetic of masked_softmax, inputs already checked: (..., n_q, n_k) -> same shape."""
     if mask is None:
         return torch.softmax(scores, dim=-1)
-    check_mask(mask, scores.shape)
+    # the lowest float, not -inf: a row with no allowed key stays finite, then the product zeroes it
     lowest = torch.finfo(scores.dtype).min
     weights = torch.softmax(scores.masked_fill(~mask, lowest), dim=-1)
     return weights * mask
+
+
+def _attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    scale: float,
+    bias: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The arithmetic of scaled_dot_product_attention, inputs already checked: -> out, weights."""
+    scores = (q @ k.transpose(-2, -1)) * scale  # (..., n_q, n_k): one score per query-key pair
+    if bias is not None:
+        scores = scores + bias
+    weights = _masked_softmax(scores, mask)  # each row sums to 1 (0 where nothing is allowed)
+    return weights @ v, weights  # each output row: a weighted average of the value rows
 
 
 def scaled_dot_product_attention(
@@ -226,26 +248,28 @@ def scaled_dot_product_attention(
     """
     check_qkv(q, k, v)
     temperature = require_positive("temperature", temperature)
-    if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1])
-    else:
-        scale = require_positive("scale", scale)
-    scores = (q @ k.transpose(-2, -1)) * (scale / temperature)
+    scale = score_scale(q.shape[-1], scale) / temperature
+    scores_batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    scores_shape = torch.Size((*scores_batch, q.shape[-2], k.shape[-2]))
+    check_mask(mask, scores_shape)
     if bias is not None:
-        require_float_tensor("bias", bias)
-        try:
-            broadcast = torch.broadcast_shapes(bias.shape, scores.shape)
-        except RuntimeError:
-            broadcast = None
-        if broadcast != scores.shape:
-            raise ValueError(
-                f"bias of shape {tuple(bias.shape)} does not broadcast to the scores' shape "
-                f"(..., n_q, n_k) = {tuple(scores.shape)}"
-            )
-        require_finite("bias", bias)
-        scores = scores + bias
-    weights = masked_softmax(scores, mask)
-    return weights @ v, weights
+        _check_bias(bias, scores_shape)
+    return _attention(q, k, v, mask, scale, bias)
+
+
+def _check_bias(bias: torch.Tensor, scores_shape: torch.Size) -> None:
+    """Raise unless `bias` is a finite float tensor broadcastable to scores_shape (..., n_q, n_k)."""
+    require_float_tensor("bias", bias)
+    try:
+        broadcast = torch.broadcast_shapes(bias.shape, scores_shape)
+    except RuntimeError:
+        broadcast = None
+    if broadcast != scores_shape:
+        raise ValueError(
+            f"bias of shape {tuple(bias.shape)} does not broadcast to the scores' shape "
+            f"(..., n_q, n_k) = {tuple(scores_shape)}"
+        )
+    require_finite("bias", bias)
 
 
 def causal_mask(
@@ -261,7 +285,14 @@ def window_mask(n: int, window: int, device: torch.device | None = None) -> torc
     """Bool mask (n, n) of causal local attention: position i sees i-window+1 .. i (window keys)."""
     n = require_positive_int("n", n)
     window = require_positive_int("window", window)
-    offset = torch.arange(n, device=device)[:, None] - torch.arange(n, device=device)[None, :]
+    return window_band(0, n, 0, n, window, device)
+
+
+def window_band(
+    q0: int, q1: int, k0: int, k1: int, window: int, device: torch.device | None = None
+) -> torch.Tensor:
+    """Bool (q1-q0, k1-k0): the part of window_mask for queries q0..q1-1 and keys k0..k1-1."""
+    offset = torch.arange(q0, q1, device=device)[:, None] - torch.arange(k0, k1, device=device)
     return (offset >= 0) & (offset < window)
 
 
@@ -317,9 +348,13 @@ class MultiHeadAttention(nn.Module):
             )
         if mask is not None and isinstance(mask, torch.Tensor) and mask.dim() == 3:
             mask = mask.unsqueeze(1)
+        check_mask(mask, torch.Size((query.shape[0], self.num_heads, query.shape[1], key.shape[1])))
+        scale = score_scale(self.d_head) / require_positive("temperature", temperature)
+        for name, tensor in (("query", query), ("key", key), ("value", value)):
+            require_finite(name, tensor)  # once here, not again on the projected heads
         q = self._split_heads(self.query_proj(query))
         k = self._split_heads(self.key_proj(key))
         v = self._split_heads(self.value_proj(value))
-        heads, weights = scaled_dot_product_attention(q, k, v, mask, temperature=temperature)
+        heads, weights = _attention(q, k, v, mask, scale, None)
         merged = heads.transpose(1, 2).reshape(query.shape[0], query.shape[1], self.d_model)
         return self.out_proj(merged), weights

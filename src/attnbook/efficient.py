@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attnbook.attention import check_mask, check_qkv, masked_softmax
+from attnbook.attention import check_mask, check_qkv, masked_softmax, score_scale, window_band
 from attnbook.checks import (
     require_float_tensor,
     require_positive,
@@ -230,7 +230,7 @@ def chunked_attention(
     """
     batch = check_qkv(q, k, v)
     temperature = require_positive("temperature", temperature)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else require_positive("scale", scale)
+    scale = score_scale(q.shape[-1], scale)
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
     block_q = require_positive_int("block_q", block_q)
@@ -283,7 +283,7 @@ def windowed_attention(
     window = require_positive_int("window", window)
     block = require_positive_int("block", block)
     temperature = require_positive("temperature", temperature)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else require_positive("scale", scale)
+    scale = score_scale(q.shape[-1], scale)
     n = q.shape[-2]
     if k.shape[-2] != n:
         raise ValueError(
@@ -295,9 +295,7 @@ def windowed_attention(
     for q0 in range(0, n, block):
         q1 = min(q0 + block, n)
         k0 = max(0, q0 - window + 1)
-        rows = torch.arange(q0, q1, device=q.device).unsqueeze(1)
-        offset = rows - torch.arange(k0, q1, device=q.device).unsqueeze(0)
-        band = (offset >= 0) & (offset < window)
+        band = window_band(q0, q1, k0, q1, window, q.device)
         scores = q_scaled[..., q0:q1, :] @ k[..., k0:q1, :].transpose(-2, -1)
         pieces.append(masked_softmax(scores, band) @ v[..., k0:q1, :])
     return torch.cat(pieces, dim=-2).expand(*batch, n, v.shape[-1])
