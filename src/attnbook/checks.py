@@ -12,6 +12,7 @@ __all__ = [
     "require_min_dims",
     "require_positive",
     "require_positive_int",
+    "require_shape",
 ]
 
 
@@ -60,3 +61,19 @@ def require_positive_int(name: str, value: object) -> int:
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
     return value
+
+
+def require_shape(
+    name: str, value: object, sizes: tuple[int | None, ...], layout: str
+) -> torch.Tensor:
+    """Return `value` if it is a float tensor shaped like `sizes` (None: any size), else raise.
+
+    `layout` names the dimensions in the message, for example "(N, 8, 8)".
+    """
+    tensor = require_float_tensor(name, value)
+    if tensor.dim() != len(sizes) or any(
+        size is not None and size != actual
+        for size, actual in zip(sizes, tensor.shape, strict=True)
+    ):
+        raise ValueError(f"{name} must have shape {layout}, got {tuple(tensor.shape)}")
+    return tensor

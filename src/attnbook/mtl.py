@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -36,6 +36,7 @@ from attnbook.checks import (
     require_positive_int,
 )
 from attnbook.seeding import torch_generator
+from attnbook.train import History
 
 __all__ = [
     "WEIGHTINGS",
@@ -293,19 +294,11 @@ def make_weighting(name: str, n_tasks: int) -> nn.Module | None:
 
 
 @dataclass
-class MTLHistory:
-    """Per-epoch records: mean task losses 'loss/<task>', weights 'weight/<task>', metrics."""
+class MTLHistory(History):
+    """Per-epoch records ('loss/<task>', 'weight/<task>', metrics) and PCGrad's conflict counts."""
 
-    records: list[dict[str, float]] = field(default_factory=list)
     conflicts: int = 0
     pairs: int = 0
-
-    def series(self, key: str) -> list[float]:
-        """One quantity epoch by epoch."""
-        if not self.records or key not in self.records[0]:
-            known = sorted(self.records[0]) if self.records else []
-            raise KeyError(f"no series {key!r}; known: {known}")
-        return [record[key] for record in self.records]
 
 
 @torch.no_grad()

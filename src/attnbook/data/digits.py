@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from attnbook.checks import require_float_tensor
+from attnbook.checks import require_shape
 from attnbook.seeding import numpy_rng
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "DigitSplits",
     "as_pixel_vectors",
     "as_row_tokens",
+    "check_digit_images",
     "digit_arrays",
     "load_digit_splits",
 ]
@@ -110,18 +111,16 @@ def load_digit_splits(
     return DigitSplits(train=take("train"), val=take("val"), test=take("test"), indices=indices)
 
 
-def _check_images(images: object) -> torch.Tensor:
-    tensor = require_float_tensor("images", images)
-    if tensor.dim() != 3 or tuple(tensor.shape[1:]) != (_SIDE, _SIDE):
-        raise ValueError(f"images must have shape (N, 8, 8), got {tuple(tensor.shape)}")
-    return tensor
+def check_digit_images(images: object, layout: str = "(N, 8, 8)") -> torch.Tensor:
+    """Return `images` if it is a float tensor (N, 8, 8) of digit scans, else raise naming it."""
+    return require_shape("images", images, (None, _SIDE, _SIDE), layout)
 
 
 def as_row_tokens(images: torch.Tensor) -> torch.Tensor:
     """Images (N, 8, 8) -> row tokens (N, 8 tokens, 8 features): token i is pixel row i."""
-    return _check_images(images).clone()
+    return check_digit_images(images).clone()
 
 
 def as_pixel_vectors(images: torch.Tensor) -> torch.Tensor:
     """Images (N, 8, 8) -> flat pixel vectors (N, 64), row after row."""
-    return _check_images(images).reshape(len(images), _SIDE * _SIDE)
+    return check_digit_images(images).reshape(len(images), _SIDE * _SIDE)

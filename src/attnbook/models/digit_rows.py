@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from attnbook.attention import MultiHeadAttention
-from attnbook.checks import require_finite, require_float_tensor, require_positive_int
+from attnbook.checks import require_finite, require_positive_int
+from attnbook.data.digits import check_digit_images
 from attnbook.train import count_parameters
 
 __all__ = [
@@ -30,11 +31,8 @@ _ROW_FEATURES = 8
 
 
 def _check_images(images: object) -> torch.Tensor:
-    tensor = require_float_tensor("images", images)
-    if tensor.dim() != 3 or tuple(tensor.shape[1:]) != (_ROWS, _ROW_FEATURES):
-        raise ValueError(
-            f"images must have shape (batch, 8 rows, 8 pixels), got {tuple(tensor.shape)}"
-        )
+    """images (batch, 8, 8) checked: float, that shape, finite."""
+    tensor = check_digit_images(images, "(batch, 8 rows, 8 pixels)")
     require_finite("images", tensor)
     return tensor
 

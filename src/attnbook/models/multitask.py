@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from attnbook.checks import require_float_tensor, require_min_dims, require_positive_int
+from attnbook.checks import require_positive_int, require_shape
 
 __all__ = ["Backbone", "HardSharingNet", "MTANNet", "TaskHead"]
 
@@ -30,10 +30,8 @@ HeadSpec = tuple[str, object]
 
 
 def _check_images(x: torch.Tensor) -> None:
-    require_float_tensor("x", x)
-    require_min_dims("x", x, 4, "(B, 1, H, W)")
-    if x.dim() != 4 or x.shape[1] != 1:
-        raise ValueError(f"x must be (B, 1, H, W), got {tuple(x.shape)}")
+    """x (B, 1, H, W) checked: a float tensor of one-channel images."""
+    require_shape("x", x, (None, 1, None, None), "(B, 1, H, W)")
 
 
 class Backbone(nn.Module):
