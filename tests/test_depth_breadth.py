@@ -186,14 +186,14 @@ def test_spread_interval() -> None:
 def test_main_writes_json(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(db, "CONFIG", tiny_config())
     out = tmp_path / "r.json"
-    assert db.main(["--output", str(out)]) == 0
+    assert db.main(["--out", str(out)]) == 0
     assert json.loads(out.read_text())["config"] == json.loads(json.dumps(db.CONFIG))
 
 
 def test_committed_results_match_current_config() -> None:
     """src/attnbook/results/depth_breadth.json must be regenerated whenever CONFIG changes."""
-    assert db.DEFAULT_OUTPUT.exists(), "run: python -m attnbook.experiments depth-breadth"
-    committed = json.loads(db.DEFAULT_OUTPUT.read_text())
+    assert db.DEFAULT_OUT.exists(), "run: python -m attnbook.experiments depth-breadth"
+    committed = json.loads(db.DEFAULT_OUT.read_text())
     assert committed["config"] == json.loads(json.dumps(db.CONFIG))
     assert committed["code"] == db.code_fingerprint(), (
         "the grid's code changed since src/attnbook/results/depth_breadth.json was made: "

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from attnbook import results
 from attnbook.experiments import EXPERIMENTS
-from attnbook.experiments.depth_breadth import code_fingerprint
-from attnbook.experiments.kv_heads import CONFIG, FINGERPRINTED_MODULES, run_kv_heads
+from attnbook.experiments.kv_heads import CONFIG, code_fingerprint, run_kv_heads
 
 
 def test_committed_results_come_from_current_config_and_code() -> None:
     data = results.load("kv_heads.json")
     assert data["config"] == CONFIG
-    assert data["code"] == code_fingerprint(FINGERPRINTED_MODULES), (
+    assert data["code"] == code_fingerprint(), (
         "the code the kv-heads grid runs changed since kv_heads.json was written: re-run "
         "`python -m attnbook.experiments kv-heads`"
     )

@@ -17,7 +17,7 @@ def test_every_shipped_result_loads_as_a_dict():
 def test_the_runs_write_into_the_package_by_default():
     from attnbook.experiments import depth_breadth, mtl
 
-    assert depth_breadth.DEFAULT_OUTPUT.parent == results.RESULTS_DIR
+    assert depth_breadth.DEFAULT_OUT.parent == results.RESULTS_DIR
     assert mtl.DEFAULT_OUT.parent == results.RESULTS_DIR
 
 

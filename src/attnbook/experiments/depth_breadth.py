@@ -1,4 +1,4 @@
-"""The grid behind chapter 2b: `python -m attnbook.experiments depth-breadth [--output PATH]`.
+"""The grid behind chapter 2b: `python -m attnbook.experiments depth-breadth [--out PATH]`.
 
 Five experiments on small attention-only transformers, each over several seeds:
 induction accuracy vs depth, the receptive field of windowed stacks (by gradients) and a
@@ -13,10 +13,7 @@ committed file is stale.
 from __future__ import annotations
 
 import argparse
-import ast
 import copy
-import hashlib
-import importlib.util
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +28,7 @@ from attnbook.data.focus import make_exact_lookup, make_noisy_vote
 from attnbook.data.induction import IGNORE_INDEX, make_induction_batch
 from attnbook.data.reach import make_first_token_batch
 from attnbook.data.recall import make_mqar_batch, mqar_length
+from attnbook.experiments import fingerprint
 from attnbook.measures import attention_entropy, receptive_field
 from attnbook.models.attention_only import (
     AttentionOnlyTransformer,
@@ -43,7 +41,7 @@ from attnbook.train import count_parameters, seed_everything
 
 __all__ = [
     "CONFIG",
-    "DEFAULT_OUTPUT",
+    "DEFAULT_OUT",
     "FINGERPRINTED_MODULES",
     "code_fingerprint",
     "count_parameters",
@@ -59,7 +57,7 @@ __all__ = [
     "train_steps",
 ]
 
-DEFAULT_OUTPUT = RESULTS_DIR / "depth_breadth.json"
+DEFAULT_OUT = RESULTS_DIR / "depth_breadth.json"
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -126,7 +124,6 @@ CONFIG: dict = {
 # them for their own reasons; the chapter re-runs grid cells live and checks that they land in
 # the committed spread, which catches a change there that moves the numbers.
 FINGERPRINTED_MODULES: tuple[str, ...] = (
-    "attnbook.experiments.depth_breadth",
     "attnbook.models.attention_only",
     "attnbook.data.induction",
     "attnbook.data.recall",
@@ -135,32 +132,15 @@ FINGERPRINTED_MODULES: tuple[str, ...] = (
 )
 
 
-def _code_only(source: str) -> str:
-    """The AST of `source` without docstrings, dumped: comments, formatting and docs do not count."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree, include_attributes=False)
+def code_fingerprint(parts: Sequence[object] | None = None) -> str:
+    """16 hex digits of the code that decides the grid's numbers (or of `parts`, see fingerprint)."""
+    return fingerprint.code_fingerprint(_fingerprinted() if parts is None else parts)
 
 
-def code_fingerprint(modules: Sequence[str] = FINGERPRINTED_MODULES) -> str:
-    """SHA-256 (first 16 hex digits) of the code, docstrings and comments aside, of `modules`."""
-    digest = hashlib.sha256()
-    for name in modules:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            raise ValueError(f"module {name!r} not found")
-        digest.update(name.encode() + b"\0")
-        digest.update(_code_only(Path(spec.origin).read_text(encoding="utf-8")).encode() + b"\0")
-    return digest.hexdigest()[:16]
+def _fingerprinted() -> tuple[object, ...]:
+    """This module's experiment code (not its command line), then FINGERPRINTED_MODULES."""
+    functions = (masked_accuracy, train_steps, _evaluate, _train_and_score, run_induction)
+    return (*functions, run_reach, run_mqar, focus_sweep, run_all, *FINGERPRINTED_MODULES)
 
 
 def spread_interval(values: Sequence[float], *, floor: float = 0.0) -> tuple[float, float]:
@@ -501,9 +481,9 @@ def merge_report(old: dict, new: dict, config: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: run the grid (or --only some sections, merged into --output) and write JSON."""
+    """Command line: run the grid (or --only some sections, merged into --out) and write JSON."""
     parser = argparse.ArgumentParser(prog="python -m attnbook.experiments depth-breadth")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON file to write")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file to write")
     parser.add_argument(
         "--only", nargs="+", choices=list(CONFIG), help="re-run these sections, keep the others"
     )
@@ -511,8 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # tiny models: extra threads only add overhead
     report = run_all(CONFIG, sections=args.only)
     if args.only:
-        report = merge_report(json.loads(args.output.read_text()), report, CONFIG)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {args.output}; seconds per section: {report['seconds']}")
+        report = merge_report(json.loads(args.out.read_text()), report, CONFIG)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out}; seconds per section: {report['seconds']}")
     return 0

@@ -19,14 +19,23 @@ from typing import Any
 import torch
 
 from attnbook.data.recall import make_mqar_batch, mqar_length
-from attnbook.experiments.depth_breadth import code_fingerprint, masked_accuracy, train_steps
+from attnbook.experiments import fingerprint
+from attnbook.experiments.depth_breadth import masked_accuracy, train_steps
 from attnbook.models.gpt import TinyGPT
 from attnbook.results import RESULTS_DIR
 from attnbook.seeding import seed_everything, torch_generator
 
-__all__ = ["CONFIG", "DEFAULT_OUTPUT", "FINGERPRINTED_MODULES", "main", "run_all", "run_kv_heads"]
+__all__ = [
+    "CONFIG",
+    "DEFAULT_OUT",
+    "FINGERPRINTED_MODULES",
+    "code_fingerprint",
+    "main",
+    "run_all",
+    "run_kv_heads",
+]
 
-DEFAULT_OUTPUT = RESULTS_DIR / "kv_heads.json"
+DEFAULT_OUT = RESULTS_DIR / "kv_heads.json"
 
 CONFIG: dict[str, Any] = {
     "vocab_size": 64,
@@ -44,11 +53,16 @@ CONFIG: dict[str, Any] = {
 }
 
 FINGERPRINTED_MODULES: tuple[str, ...] = (
-    "attnbook.experiments.kv_heads",
     "attnbook.models.gpt",
     "attnbook.models.transformer",
     "attnbook.data.recall",
 )
+
+
+def code_fingerprint() -> str:
+    """16 hex digits of the code that decides this experiment's numbers (see fingerprint)."""
+    parts = (run_kv_heads, run_all, train_steps, masked_accuracy, *FINGERPRINTED_MODULES)
+    return fingerprint.code_fingerprint(parts)
 
 
 def run_kv_heads(
@@ -104,7 +118,7 @@ def run_all(cfg: dict[str, Any] = CONFIG, *, progress: bool = True) -> dict[str,
     ]
     return {
         "config": cfg,
-        "code": code_fingerprint(FINGERPRINTED_MODULES),
+        "code": code_fingerprint(),
         "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "seconds": round(time.perf_counter() - started, 1),
@@ -115,11 +129,11 @@ def run_all(cfg: dict[str, Any] = CONFIG, *, progress: bool = True) -> dict[str,
 def main(argv: list[str] | None = None) -> int:
     """Command line: run every cell and write the JSON."""
     parser = argparse.ArgumentParser(prog="python -m attnbook.experiments kv-heads")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON file to write")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file to write")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny models: extra threads only add overhead
     report = run_all(CONFIG)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {args.output} in {report['seconds']} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out} in {report['seconds']} s")
     return 0

@@ -26,9 +26,9 @@ from attnbook.experiments.depth_breadth import masked_accuracy, train_steps
 from attnbook.results import RESULTS_DIR
 from attnbook.seeding import seed_everything, torch_generator
 
-__all__ = ["CONFIG", "DEFAULT_OUTPUT", "main", "run_all", "run_recall"]
+__all__ = ["CONFIG", "DEFAULT_OUT", "main", "run_all", "run_recall"]
 
-DEFAULT_OUTPUT = RESULTS_DIR / "linear_recall.json"
+DEFAULT_OUT = RESULTS_DIR / "linear_recall.json"
 
 # Chapter 2b's MQAR set-up (vocabulary 64, 8 queries, width 64, 2 layers, 1 head, 400 steps of
 # 64 sequences, AdamW 3e-3), with the number of key-value pairs as the knob.
@@ -109,18 +109,18 @@ def run_all(cfg: dict = CONFIG, *, progress: bool = True) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse argv (--output PATH, --no-progress), run the grid, write the JSON; return 0."""
+    """Parse argv (--out PATH, --no-progress), run the grid, write the JSON; return 0."""
     parser = argparse.ArgumentParser(
         prog="python -m attnbook.experiments.linear_recall", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     report = run_all(CONFIG, progress=not args.no_progress)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {args.output} in {report['seconds']} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out} in {report['seconds']} s")
     return 0
 
 

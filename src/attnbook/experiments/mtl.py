@@ -26,12 +26,10 @@ test can check the committed results came from the current configuration and cod
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import inspect
 import itertools
 import json
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from tqdm import tqdm
 
 from attnbook import mtl, seeding
 from attnbook.data.multidigits import make_multidigits
+from attnbook.experiments.fingerprint import code_only
 from attnbook.models import multitask
 from attnbook.models.multitask import HardSharingNet, MTANNet
 from attnbook.mtl import WEIGHTINGS, Task, delta_m, evaluate_tasks, train_multitask
@@ -359,22 +358,6 @@ _FINGERPRINTED = (
 )
 
 
-def _code_without_docstrings(source: str) -> str:
-    """The AST of a piece of source with every docstring removed, as text."""
-    tree = ast.parse(textwrap.dedent(source))
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
-
-
 def code_fingerprint() -> str:
     """SHA-256 (16 hex digits) of the code the grid runs and of its data (train, val, test).
 
@@ -388,7 +371,7 @@ def code_fingerprint() -> str:
         for name in names:
             obj = here[name] if module is None else getattr(module, name)
             digest.update(name.encode())
-            digest.update(_code_without_docstrings(inspect.getsource(obj)).encode())
+            digest.update(code_only(inspect.getsource(obj)).encode())
     for part in load_task_data(CONFIG)[:3]:
         for name in sorted(part):
             digest.update(name.encode())

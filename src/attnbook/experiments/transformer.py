@@ -1,4 +1,4 @@
-"""The grid behind chapter 5b: `python -m attnbook.experiments transformer [--output PATH]`.
+"""The grid behind chapter 5b: `python -m attnbook.experiments transformer [--out PATH]`.
 
 Four experiments on small TransformerBlock stacks, each over several seeds:
 
@@ -36,7 +36,7 @@ from attnbook.seeding import manual_seed, torch_generator
 __all__ = [
     "ABLATIONS",
     "CONFIG",
-    "DEFAULT_OUTPUT",
+    "DEFAULT_OUT",
     "IGNORE_INDEX",
     "SECTIONS",
     "layer_gradient_norms",
@@ -54,7 +54,7 @@ __all__ = [
     "train_steps",
 ]
 
-DEFAULT_OUTPUT = RESULTS_DIR / "transformer.json"
+DEFAULT_OUT = RESULTS_DIR / "transformer.json"
 IGNORE_INDEX = -100
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -508,10 +508,10 @@ def main(argv: list[str] | None = None) -> int:
 
     With --sections, an existing output file keeps its other sections if they were made with
     the current CONFIG; --seeds (and --methods, for positions) run part of the grid, and
-    --merge FILE ... combines such partial files (run in parallel) into --output.
+    --merge FILE ... combines such partial files (run in parallel) into --out.
     """
     parser = argparse.ArgumentParser(prog="python -m attnbook.experiments transformer")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
     parser.add_argument("--merge", nargs="+", type=Path, default=None)
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="run only these seeds")
@@ -521,8 +521,8 @@ def main(argv: list[str] | None = None) -> int:
     config = json.loads(json.dumps(CONFIG))
     payload: dict = {"config": config, "results": {}, "seconds": {}}
     sources = list(args.merge or [])
-    if args.output.exists() and not args.merge:
-        sources.append(args.output)
+    if args.out.exists() and not args.merge:
+        sources.append(args.out)
     for source in sources:  # keep the sections that were made with the current CONFIG
         previous = json.loads(source.read_text())
         for name, rows in previous["results"].items():
@@ -550,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         payload["results"].update(report["results"])
         payload["seconds"].update(report["seconds"])
     payload["results"] = {k: payload["results"][k] for k in SECTIONS if k in payload["results"]}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(payload, indent=1) + "\n")
-    print(f"wrote {args.output}: sections {', '.join(payload['results'])}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload, indent=1) + "\n")
+    print(f"wrote {args.out}: sections {', '.join(payload['results'])}")
     return 0
