@@ -145,15 +145,16 @@ def test_model_shapes(net: type) -> None:
 
 def test_most_parameters_are_shared() -> None:
     # pooled features keep the heads small: the backbone holds most of each network
-    def count(params) -> int:
-        return sum(p.numel() for p in params)
-
     single, hard = HardSharingNet(HEADS[:1]), HardSharingNet(HEADS + HEADS[:1])
     for model in (single, hard):
-        assert count(model.shared_parameters()) > 0.65 * count(model.parameters())
-    assert all(count(head.parameters()) < 2500 for head in hard.heads)
+        assert count_parameters(model.shared_parameters()) > 0.65 * count_parameters(
+            model.parameters()
+        )
+    assert all(count_parameters(head.parameters()) < 2500 for head in hard.heads)
     mtan = MTANNet(HEADS)
-    assert count(mtan.attention_parameters()) < count(mtan.shared_parameters())
+    assert count_parameters(mtan.attention_parameters()) < count_parameters(
+        mtan.shared_parameters()
+    )
 
 
 def test_mtan_masks_are_in_unit_interval() -> None:
@@ -351,8 +352,7 @@ def test_grid_cell_lands_inside_the_committed_seed_spread() -> None:
     # cannot reproduce one committed value: it is one more draw, and must fall inside the
     # 99.9 % prediction interval of the committed seeds (seed_interval).
     data = json.loads(grid.DEFAULT_OUT.read_text())
-    key = ("digits", "hard", "equal")
-    found = [r for r in data["rows"] if (r["task_set"], r["arch"], r["weighting"]) == key]
+    found = grid.select_rows(data["rows"], task_set="digits", arch="hard", weighting="equal")
     assert len(found) == len(grid.CONFIG["seeds"])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the grid runs

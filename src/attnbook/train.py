@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -15,11 +15,19 @@ from attnbook.seeding import seed_everything, torch_generator
 __all__ = ["History", "accuracy", "count_parameters", "evaluate", "fit", "seed_everything"]
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable scalars (a count) in any module."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+def count_parameters(model: nn.Module | Iterable[nn.Parameter]) -> int:
+    """Number of trainable scalars (a count) in a module, or in an iterable of its parameters."""
+    if isinstance(model, nn.Module):
+        model = model.parameters()
+    elif isinstance(model, torch.Tensor | str | bytes) or not isinstance(model, Iterable):
+        raise TypeError(
+            f"model must be a torch.nn.Module or an iterable of parameters, got {type(model).__name__}"
+        )
+    params = list(model)
+    for p in params:
+        if not isinstance(p, torch.Tensor):
+            raise TypeError(f"expected parameters (tensors), got a {type(p).__name__}")
+    return sum(p.numel() for p in params if p.requires_grad)
 
 
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:

@@ -31,6 +31,7 @@ import inspect
 import itertools
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ __all__ = [
     "metric_name",
     "run_cell",
     "run_grid",
+    "select_rows",
 ]
 
 DEFAULT_OUT = RESULTS_DIR / "mtl.json"
@@ -356,6 +358,11 @@ _FINGERPRINTED = (
         ),
     ),
 )
+
+
+def select_rows(rows: Sequence[dict[str, Any]], **match: object) -> list[dict[str, Any]]:
+    """The grid rows whose fields equal `match` (task_set=..., arch=..., seed=...); absent = None."""
+    return [row for row in rows if all(row.get(key) == value for key, value in match.items())]
 
 
 def code_fingerprint() -> str:
