@@ -160,3 +160,30 @@ def test_modules_follow_the_input_device(name: str) -> None:
         out.float().sum().backward()
     assert out.device.type == "cpu"
     assert bool(torch.isfinite(out).all())
+
+
+@pytest.mark.parametrize("weighting", ["equal", "uncertainty", "dwa", "gradnorm", "pcgrad"])
+def test_multitask_training_follows_the_input_device(weighting: str) -> None:
+    from attnbook.models.multitask import HardSharingNet
+    from attnbook.mtl import Task, train_multitask
+
+    gen = torch.Generator().manual_seed(0)
+    net = HardSharingNet(
+        [("classification", 10), ("regression", (0.5, 0.3))], channels=(4, 8), pool=2, hidden=8
+    )
+    images = torch.rand(32, 1, 12, 12, generator=gen)
+    targets = [torch.randint(0, 10, (32,), generator=gen), torch.rand(32, generator=gen)]
+    tasks = [Task("a", "classification"), Task("b", "regression")]
+    with torch.device("meta"):
+        history = train_multitask(
+            net,
+            images,
+            targets,
+            tasks,
+            weighting=weighting,
+            epochs=3,
+            batch_size=16,
+            progress=False,
+        )
+    assert len(history.records) == 3
+    assert all(p.device.type == "cpu" for p in net.parameters())

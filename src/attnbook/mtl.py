@@ -79,7 +79,9 @@ def uncertainty_loss(
             f"losses {tuple(losses.shape)}, log_vars {tuple(log_vars.shape)} and regression "
             f"(length {len(regression)}) must all have T entries"
         )
-    factor = torch.tensor([0.5 if r else 1.0 for r in regression], dtype=losses.dtype)
+    factor = torch.tensor(
+        [0.5 if r else 1.0 for r in regression], dtype=losses.dtype, device=losses.device
+    )
     return (factor * torch.exp(-log_vars) * losses + 0.5 * log_vars).sum()
 
 
@@ -280,14 +282,16 @@ class Task:
         return (output - target).abs().mean().item()
 
 
-def make_weighting(name: str, n_tasks: int) -> nn.Module | None:
+def make_weighting(
+    name: str, n_tasks: int, device: torch.device | str | None = None
+) -> nn.Module | None:
     """The learnable parameters a weighting needs: s = log σ² (T,) or GradNorm's w (T,), else None."""
     if name not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {name!r}")
     require_positive_int("n_tasks", n_tasks)
     if name in ("uncertainty", "gradnorm"):
         holder = nn.Module()
-        init = torch.zeros(n_tasks) if name == "uncertainty" else torch.ones(n_tasks)
+        init = (torch.zeros if name == "uncertainty" else torch.ones)(n_tasks, device=device)
         holder.values = nn.Parameter(init)
         return holder
     return None
@@ -359,6 +363,40 @@ def train_multitask(
     ``weighting="equal"``) replaces the ones: L = Σ_t λ_t L_t with fixed λ. GradNorm's records
     also hold each epoch's mean achieved norm 'gradnorm_G/<task>' and target 'gradnorm_target/<task>'.
     """
+    fixed = _check_training(
+        inputs, targets, tasks, weighting, epochs, batch_size, lr, static_weights
+    )
+    run = _Run(model, tasks, weighting, fixed, lr, weight_lr, alpha, torch_generator(seed))
+    n_steps = steps_per_epoch or math.ceil(len(inputs) / batch_size)
+    bar = tqdm(range(1, epochs + 1), desc=description, disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        run.start_epoch(temperature)
+        order = torch.randperm(len(inputs), generator=run.generator, device=run.generator.device)
+        for step in range(n_steps):
+            if batch_loader is not None:
+                x, *ys = batch_loader((epoch - 1) * n_steps + step)
+            else:
+                batch = order[step * batch_size : (step + 1) * batch_size]
+                x, ys = inputs[batch], [t[batch] for t in targets]
+            run.step(x, ys)
+        mean_losses = run.end_epoch(epoch, n_steps)
+        bar.set_postfix(loss=f"{mean_losses.sum().item():.3f}")
+    model.eval()
+    return run.history
+
+
+def _check_training(
+    inputs: torch.Tensor,
+    targets: Sequence[torch.Tensor],
+    tasks: Sequence[Task],
+    weighting: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    static_weights: Sequence[float] | None,
+) -> torch.Tensor:
+    """Check train_multitask's arguments; return the fixed task weights λ (T,) (ones by default)."""
     require_float_tensor("inputs", inputs)
     if len(targets) != len(tasks) or any(len(t) != len(inputs) for t in targets):
         raise ValueError(
@@ -370,121 +408,156 @@ def train_multitask(
     require_positive_int("epochs", epochs)
     require_positive_int("batch_size", batch_size)
     require_positive("lr", lr)
-    n_tasks = len(tasks)
-    fixed = torch.ones(n_tasks)
-    if static_weights is not None:
-        if weighting != "equal":
-            raise ValueError(f"static_weights need weighting='equal', got {weighting!r}")
-        fixed = torch.tensor([float(w) for w in static_weights])
-        if fixed.shape != (n_tasks,) or not bool((fixed > 0).all() & fixed.isfinite().all()):
-            raise ValueError(
-                f"static_weights must be {n_tasks} finite numbers > 0, got {list(static_weights)}"
-            )
-    extra = make_weighting(weighting, n_tasks)
-    shared = [p for p in model.shared_parameters() if p.requires_grad]
-    shared_ids = {id(p) for p in shared}
-    specific = [p for p in model.parameters() if id(p) not in shared_ids and p.requires_grad]
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    weight_optimizer = (
-        torch.optim.Adam(extra.parameters(), lr=weight_lr) if extra is not None else None
-    )
-    generator = torch_generator(seed)
-    regression = [task.kind == "regression" for task in tasks]
-    history = MTLHistory()
-    epoch_losses: list[torch.Tensor] = []
-    initial_losses: torch.Tensor | None = None
-    n_steps = steps_per_epoch or math.ceil(len(inputs) / batch_size)
-    bar = tqdm(range(1, epochs + 1), desc=description, disable=not progress, leave=False)
-    for epoch in bar:
-        model.train()
-        lambdas = fixed.clone()
-        if weighting == "dwa":
-            previous = epoch_losses[-1] if len(epoch_losses) >= 1 else None
-            before = epoch_losses[-2] if len(epoch_losses) >= 2 else None
-            if previous is not None and before is not None:
-                lambdas = dwa_weights(previous, before, temperature)
-        order = torch.randperm(len(inputs), generator=generator)
-        sums = torch.zeros(n_tasks)
-        weight_sums = torch.zeros(n_tasks)
-        achieved_sums, target_sums = torch.zeros(n_tasks), torch.zeros(n_tasks)
-        for step in range(n_steps):
-            if batch_loader is not None:
-                x, *ys = batch_loader((epoch - 1) * n_steps + step)
-            else:
-                batch = order[step * batch_size : (step + 1) * batch_size]
-                x, ys = inputs[batch], [t[batch] for t in targets]
-            outputs = model(x)
-            losses = torch.stack(
-                [task.loss(out, y) for task, out, y in zip(tasks, outputs, ys, strict=True)]
-            )
-            sums += losses.detach()
-            optimizer.zero_grad()
-            if weight_optimizer is not None:
-                weight_optimizer.zero_grad()
-            if weighting in ("equal", "dwa"):
-                (lambdas * losses).sum().backward()
-                used = lambdas
-            elif weighting == "uncertainty":
-                uncertainty_loss(losses, extra.values, regression).backward()
-                factor = torch.tensor([0.5 if r else 1.0 for r in regression])
-                used = (factor * torch.exp(-extra.values)).detach()
-            elif weighting == "gradnorm":
-                if initial_losses is None:
-                    initial_losses = losses.detach().clone()
-                w = extra.values.detach().clone()
-                layer = list(model.last_shared_layer().parameters())
-                norms = torch.stack(
-                    [_flat_grad(losses[t], layer, retain=True).norm() for t in range(n_tasks)]
-                )
-                (w * losses).sum().backward()
-                extra.values.grad = gradnorm_weight_grad(
-                    norms, w, losses.detach(), initial_losses, alpha
-                )
-                achieved, target = gradnorm_targets(
-                    norms.detach(), w, losses.detach(), initial_losses, alpha
-                )
-                achieved_sums += achieved
-                target_sums += target
-                used = w
-            else:  # pcgrad
-                grads = torch.stack(
-                    [_flat_grad(losses[t], shared, retain=True) for t in range(n_tasks)]
-                )
-                dots = grads @ grads.T
-                upper = torch.triu(torch.ones(n_tasks, n_tasks, dtype=torch.bool), diagonal=1)
-                history.conflicts += int((dots[upper] < 0).sum())
-                history.pairs += int(upper.sum())
-                order_tasks = [
-                    [j for j in torch.randperm(n_tasks, generator=generator).tolist() if j != i]
-                    for i in range(n_tasks)
-                ]
-                combined = pcgrad(grads, order_tasks)
-                specific_grads = torch.autograd.grad(losses.sum(), specific, allow_unused=True)
-                offset = 0
-                for p in shared:
-                    p.grad = combined[offset : offset + p.numel()].view_as(p).clone()
-                    offset += p.numel()
-                for p, g in zip(specific, specific_grads, strict=True):
-                    p.grad = g
-                used = torch.ones(n_tasks)
-            optimizer.step()
-            if weight_optimizer is not None:
-                weight_optimizer.step()
-                if weighting == "gradnorm":
-                    with torch.no_grad():
-                        extra.values.clamp_(min=1e-3)
-                        extra.values.mul_(n_tasks / extra.values.sum())
-            weight_sums += used
-        mean_losses = sums / n_steps
-        epoch_losses.append(mean_losses)
+    if static_weights is None:
+        return torch.ones(len(tasks), device=inputs.device)
+    if weighting != "equal":
+        raise ValueError(f"static_weights need weighting='equal', got {weighting!r}")
+    fixed = torch.tensor([float(w) for w in static_weights], device=inputs.device)
+    if fixed.shape != (len(tasks),) or not bool((fixed > 0).all() & fixed.isfinite().all()):
+        raise ValueError(
+            f"static_weights must be {len(tasks)} finite numbers > 0, got {list(static_weights)}"
+        )
+    return fixed
+
+
+class _Run:
+    """One train_multitask run: its optimisers, the weighting's state and the epoch's sums."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tasks: Sequence[Task],
+        weighting: str,
+        fixed: torch.Tensor,
+        lr: float,
+        weight_lr: float,
+        alpha: float,
+        generator: torch.Generator,
+    ) -> None:
+        self.model, self.tasks, self.weighting = model, list(tasks), weighting
+        self.fixed, self.alpha, self.generator = fixed, alpha, generator
+        self.n_tasks, self.device = len(tasks), fixed.device
+        self.extra = make_weighting(weighting, self.n_tasks, self.device)
+        self.shared = [p for p in model.shared_parameters() if p.requires_grad]
+        shared_ids = {id(p) for p in self.shared}
+        self.specific = [
+            p for p in model.parameters() if id(p) not in shared_ids and p.requires_grad
+        ]
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        self.weight_optimizer = (
+            torch.optim.Adam(self.extra.parameters(), lr=weight_lr)
+            if self.extra is not None
+            else None
+        )
+        self.regression = [task.kind == "regression" for task in tasks]
+        self.history = MTLHistory()
+        self.epoch_losses: list[torch.Tensor] = []
+        self.initial_losses: torch.Tensor | None = None  # GradNorm's L_t(0)
+
+    def start_epoch(self, temperature: float) -> None:
+        """Zero the epoch's sums; DWA's λ from the previous two epochs' mean losses."""
+        self.lambdas = self.fixed.clone()
+        if self.weighting == "dwa" and len(self.epoch_losses) >= 2:
+            self.lambdas = dwa_weights(self.epoch_losses[-1], self.epoch_losses[-2], temperature)
+        zeros = lambda: torch.zeros(self.n_tasks, device=self.device)  # noqa: E731
+        self.sums, self.weight_sums = zeros(), zeros()
+        self.achieved_sums, self.target_sums = zeros(), zeros()
+
+    def step(self, x: torch.Tensor, ys: Sequence[torch.Tensor]) -> None:
+        """One optimiser step on a batch x (B, ...) with targets T × (B,)."""
+        outputs = self.model(x)
+        losses = torch.stack(
+            [task.loss(out, y) for task, out, y in zip(self.tasks, outputs, ys, strict=True)]
+        )
+        self.sums += losses.detach()
+        self.optimizer.zero_grad()
+        if self.weight_optimizer is not None:
+            self.weight_optimizer.zero_grad()
+        used = self._backward(losses)
+        self.optimizer.step()
+        if self.weight_optimizer is not None:
+            self.weight_optimizer.step()
+            if self.weighting == "gradnorm":
+                with torch.no_grad():
+                    self.extra.values.clamp_(min=1e-3)
+                    self.extra.values.mul_(self.n_tasks / self.extra.values.sum())
+        self.weight_sums += used
+
+    def _backward(self, losses: torch.Tensor) -> torch.Tensor:
+        """Set the gradients for the task losses (T,) by the weighting; return the λ used (T,)."""
+        if self.weighting in ("equal", "dwa"):
+            (self.lambdas * losses).sum().backward()
+            return self.lambdas
+        if self.weighting == "uncertainty":
+            uncertainty_loss(losses, self.extra.values, self.regression).backward()
+            factor = torch.tensor([0.5 if r else 1.0 for r in self.regression], device=self.device)
+            return (factor * torch.exp(-self.extra.values)).detach()
+        if self.weighting == "gradnorm":
+            return self._backward_gradnorm(losses)
+        return self._backward_pcgrad(losses)
+
+    def _backward_gradnorm(self, losses: torch.Tensor) -> torch.Tensor:
+        """GradNorm: gradients of Σ w_t L_t, and of the weights w from the norm targets."""
+        if self.initial_losses is None:
+            self.initial_losses = losses.detach().clone()
+        w = self.extra.values.detach().clone()
+        layer = list(self.model.last_shared_layer().parameters())
+        norms = torch.stack(
+            [_flat_grad(losses[t], layer, retain=True).norm() for t in range(self.n_tasks)]
+        )
+        (w * losses).sum().backward()
+        self.extra.values.grad = gradnorm_weight_grad(
+            norms, w, losses.detach(), self.initial_losses, self.alpha
+        )
+        achieved, target = gradnorm_targets(
+            norms.detach(), w, losses.detach(), self.initial_losses, self.alpha
+        )
+        self.achieved_sums += achieved
+        self.target_sums += target
+        return w
+
+    def _backward_pcgrad(self, losses: torch.Tensor) -> torch.Tensor:
+        """PCGrad: shared gradients with conflicts projected away, task gradients summed elsewhere."""
+        n_tasks = self.n_tasks
+        grads = torch.stack(
+            [_flat_grad(losses[t], self.shared, retain=True) for t in range(n_tasks)]
+        )
+        dots = grads @ grads.T
+        upper = torch.triu(
+            torch.ones(n_tasks, n_tasks, dtype=torch.bool, device=self.device), diagonal=1
+        )
+        self.history.conflicts += int((dots[upper] < 0).sum())
+        self.history.pairs += int(upper.sum())
+        order_tasks = [
+            [
+                j
+                for j in torch.randperm(
+                    n_tasks, generator=self.generator, device=self.generator.device
+                ).tolist()
+                if j != i
+            ]
+            for i in range(n_tasks)
+        ]
+        combined = pcgrad(grads, order_tasks)
+        specific_grads = torch.autograd.grad(losses.sum(), self.specific, allow_unused=True)
+        offset = 0
+        for p in self.shared:
+            p.grad = combined[offset : offset + p.numel()].view_as(p).clone()
+            offset += p.numel()
+        for p, g in zip(self.specific, specific_grads, strict=True):
+            p.grad = g
+        return torch.ones(n_tasks, device=self.device)
+
+    def end_epoch(self, epoch: int, n_steps: int) -> torch.Tensor:
+        """Record the epoch's mean losses, weights (and GradNorm's norms); return the losses (T,)."""
+        mean_losses = self.sums / n_steps
+        self.epoch_losses.append(mean_losses)
         record: dict[str, float] = {"epoch": float(epoch)}
-        for t, task in enumerate(tasks):
+        for t, task in enumerate(self.tasks):
             record[f"loss/{task.name}"] = mean_losses[t].item()
-            record[f"weight/{task.name}"] = (weight_sums[t] / n_steps).item()
-            if weighting == "gradnorm":
-                record[f"gradnorm_G/{task.name}"] = (achieved_sums[t] / n_steps).item()
-                record[f"gradnorm_target/{task.name}"] = (target_sums[t] / n_steps).item()
-        history.records.append(record)
-        bar.set_postfix(loss=f"{mean_losses.sum().item():.3f}")
-    model.eval()
-    return history
+            record[f"weight/{task.name}"] = (self.weight_sums[t] / n_steps).item()
+            if self.weighting == "gradnorm":
+                record[f"gradnorm_G/{task.name}"] = (self.achieved_sums[t] / n_steps).item()
+                record[f"gradnorm_target/{task.name}"] = (self.target_sums[t] / n_steps).item()
+        self.history.records.append(record)
+        return mean_losses

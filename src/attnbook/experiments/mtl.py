@@ -342,6 +342,8 @@ _FINGERPRINTED = (
             "evaluate_tasks",
             "_flat_grad",
             "train_multitask",
+            "_check_training",
+            "_Run",
         ),
     ),
     (
