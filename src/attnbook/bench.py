@@ -340,112 +340,145 @@ def run_benchmark(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the benchmark on (batch, heads, n, dim) float32 inputs; return a JSON-ready dict."""
-    sizes = [require_positive_int("size", n) for n in sizes]
-    if not sizes:
-        raise ValueError("sizes must name at least one sequence length")
-    for name in (*methods, *train_methods):
-        if name not in METHODS:
-            raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
-    for name in train_methods:
-        if name not in TRAIN_METHODS:
-            raise ValueError(f"method {name!r} has no training benchmark; use {TRAIN_METHODS}")
-    for name, value in (
-        ("repeats", repeats),
-        ("batch", batch),
-        ("heads", heads),
-        ("dim", dim),
-        ("train_max_n", train_max_n),
-        ("matmul_size", matmul_size),
-    ):
-        require_positive_int(name, value)
+    config = {
+        "sizes": [require_positive_int("size", n) for n in sizes],
+        "methods": list(methods),
+        "train_methods": list(train_methods),
+        "repeats": repeats,
+        "batch": batch,
+        "heads": heads,
+        "dim": dim,
+        "dtype": "float32",
+        "window": window,
+        "block_q": block_q,
+        "block_k": block_k,
+        "train_max_n": train_max_n,
+        "seed": seed,
+    }
+    _check_benchmark(config, matmul_size)
     threads = (
         torch.get_num_threads() if threads is None else require_positive_int("threads", threads)
     )
     torch.set_num_threads(threads)
-    batch_heads = batch * heads
     fns = {
         name: make_method(name, window=window, block_q=block_q, block_k=block_k) for name in methods
     }
-    train_sizes = [n for n in sizes if n <= train_max_n] if train_methods else []
-    steps = repeats * (len(sizes) * len(methods) + len(train_sizes) * len(train_methods))
+    train_sizes = [n for n in config["sizes"] if n <= train_max_n] if train_methods else []
+    steps = repeats * (len(config["sizes"]) * len(methods) + len(train_sizes) * len(train_methods))
     bar = tqdm(total=steps, desc="attention benchmark", disable=not progress, unit="run")
     started = time.perf_counter()
     machine_gflops = matmul_gflops(matmul_size, repeats=max(3, repeats), threads=threads)
     records: list[dict[str, Any]] = []
     generator = torch_generator(seed)
-    for n in sizes:
+    for n in config["sizes"]:
         q, k, v = (torch.randn(batch, heads, n, dim, generator=generator) for _ in range(3))
-        exact = chunked_attention(q.double(), k.double(), v.double()).float()
-        calls = {name: _bind(fn, q, k, v) for name, fn in fns.items()}
-        extra: dict[str, dict[str, Any]] = {}
-        for name, call in calls.items():
-            out = call()  # warm-up, and the error against exact attention
-            extra[name] = {
-                "max_error": float((out - exact).abs().max()),
-                "peak_bytes": peak_memory_bytes(call),
-            }
-        times = time_interleaved(calls, repeats, threads, on_step=bar.update)
-        for name in methods:
-            records.append(
-                _record(name, "forward", n, times[name], extra[name], dim, batch_heads, window)
-                | {
-                    "analytic_bytes": analytic_peak_bytes(
-                        name, n, dim, batch_heads, window=window, block_q=block_q, block_k=block_k
-                    )
-                }
-            )
+        records += _forward_records(config, fns, q, k, v, threads, bar)
         if n in train_sizes:
             grad_out = torch.randn(batch, heads, n, dim, generator=generator)
-            steps_fns = {name: _train_step(fns[name], q, k, v, grad_out) for name in train_methods}
-            extra = {}
-            for name, step in steps_fns.items():
-                step()
-                extra[name] = {"max_error": None, "peak_bytes": peak_memory_bytes(step)}
-            times = time_interleaved(steps_fns, repeats, threads, on_step=bar.update)
-            for name in train_methods:
-                record = _record(
-                    name, "forward+backward", n, times[name], extra[name], dim, batch_heads, window
-                )
-                record["gflops"] *= 2.5  # backward costs 1.5x the forward matmuls
-                records.append(record)
+            train_fns = {name: fns[name] for name in train_methods}
+            records += _train_records(config, train_fns, q, k, v, grad_out, threads, bar)
         bar.set_postfix(n=n)
     bar.close()
     return {
-        "config": {
-            "sizes": sizes,
-            "methods": list(methods),
-            "train_methods": list(train_methods),
-            "repeats": repeats,
-            "batch": batch,
-            "heads": heads,
-            "dim": dim,
-            "dtype": "float32",
-            "window": window,
-            "block_q": block_q,
-            "block_k": block_k,
-            "train_max_n": train_max_n,
-            "seed": seed,
-        },
+        "config": config,
         "machine": {
             "torch": torch.__version__,
             "threads": threads,
             "processor": platform.processor() or platform.machine(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "python": platform.python_version(),
             "matmul_size": matmul_size,
             "matmul_gflops": machine_gflops,
         },
-        "notes": {
-            "time": "median seconds per call over interleaved repeats (torch.utils.benchmark)",
-            "peak_bytes": "peak allocator bytes during one call above what was live before "
-            "(torch.profiler profile_memory events), output included",
-            "analytic_bytes": "float32 bytes of the largest intermediate (see analytic_peak_bytes)",
-            "max_error": "max |output - exact| with exact = float64 chunked attention; windowed and "
-            "linear attention compute different functions, so theirs is a model difference",
-            "gflops": "useful flops (attention_flops; x2.5 with backward) / median time",
-        },
+        "notes": NOTES,
         "wall_seconds": time.perf_counter() - started,
         "results": records,
     }
+
+
+NOTES = {
+    "time": "median seconds per call over interleaved repeats (torch.utils.benchmark)",
+    "peak_bytes": "peak allocator bytes during one call above what was live before "
+    "(torch.profiler profile_memory events), output included",
+    "analytic_bytes": "float32 bytes of the largest intermediate (see analytic_peak_bytes)",
+    "max_error": "max |output - exact| with exact = float64 chunked attention; windowed and "
+    "linear attention compute different functions, so theirs is a model difference",
+    "gflops": "useful flops (attention_flops; x2.5 with backward) / median time",
+}
+
+
+def _check_benchmark(config: dict[str, Any], matmul_size: int) -> None:
+    """Raise ValueError/TypeError naming the first bad entry of a run_benchmark config."""
+    if not config["sizes"]:
+        raise ValueError("sizes must name at least one sequence length")
+    for name in (*config["methods"], *config["train_methods"]):
+        if name not in METHODS:
+            raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
+    for name in config["train_methods"]:
+        if name not in TRAIN_METHODS:
+            raise ValueError(f"method {name!r} has no training benchmark; use {TRAIN_METHODS}")
+    for name in ("repeats", "batch", "heads", "dim", "train_max_n"):
+        require_positive_int(name, config[name])
+    require_positive_int("matmul_size", matmul_size)
+
+
+def _forward_records(
+    config: dict[str, Any],
+    fns: dict[str, Callable[..., torch.Tensor]],
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    threads: int,
+    bar: tqdm,
+) -> list[dict[str, Any]]:
+    """Time, peak memory and error against float64 attention of each method on q, k, v (B, H, n, d)."""
+    n, dim, window = q.shape[-2], config["dim"], config["window"]
+    batch_heads = config["batch"] * config["heads"]
+    exact = chunked_attention(q.double(), k.double(), v.double()).float()
+    calls = {name: _bind(fn, q, k, v) for name, fn in fns.items()}
+    extra: dict[str, dict[str, Any]] = {}
+    for name, call in calls.items():
+        out = call()  # warm-up, and the error against exact attention
+        extra[name] = {
+            "max_error": float((out - exact).abs().max()),
+            "peak_bytes": peak_memory_bytes(call),
+        }
+    times = time_interleaved(calls, config["repeats"], threads, on_step=bar.update)
+    tiles = {"window": window, "block_q": config["block_q"], "block_k": config["block_k"]}
+    return [
+        _record(name, "forward", n, times[name], extra[name], dim, batch_heads, window)
+        | {"analytic_bytes": analytic_peak_bytes(name, n, dim, batch_heads, **tiles)}
+        for name in fns
+    ]
+
+
+def _train_records(
+    config: dict[str, Any],
+    fns: dict[str, Callable[..., torch.Tensor]],
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    grad_out: torch.Tensor,
+    threads: int,
+    bar: tqdm,
+) -> list[dict[str, Any]]:
+    """Time and peak memory of forward + backward of each method on q, k, v (B, H, n, d)."""
+    n, dim, window = q.shape[-2], config["dim"], config["window"]
+    batch_heads = config["batch"] * config["heads"]
+    steps = {name: _train_step(fn, q, k, v, grad_out) for name, fn in fns.items()}
+    extra = {}
+    for name, step in steps.items():
+        step()
+        extra[name] = {"max_error": None, "peak_bytes": peak_memory_bytes(step)}
+    times = time_interleaved(steps, config["repeats"], threads, on_step=bar.update)
+    records = []
+    for name in fns:
+        record = _record(
+            name, "forward+backward", n, times[name], extra[name], dim, batch_heads, window
+        )
+        record["gflops"] *= 2.5  # backward costs 1.5x the forward matmuls
+        records.append(record)
+    return records
 
 
 def _record(
