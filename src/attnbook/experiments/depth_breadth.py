@@ -140,7 +140,16 @@ def code_fingerprint(parts: Sequence[object] | None = None) -> str:
 def _fingerprinted() -> tuple[object, ...]:
     """This module's experiment code (not its command line), then FINGERPRINTED_MODULES."""
     functions = (masked_accuracy, train_steps, _evaluate, _train_and_score, run_induction)
-    return (*functions, run_reach, run_mqar, focus_sweep, run_all, *FINGERPRINTED_MODULES)
+    sections = tuple(_SECTIONS.values())
+    return (
+        *functions,
+        run_reach,
+        run_mqar,
+        focus_sweep,
+        run_all,
+        *sections,
+        *FINGERPRINTED_MODULES,
+    )
 
 
 def spread_interval(values: Sequence[float], *, floor: float = 0.0) -> tuple[float, float]:
@@ -352,104 +361,127 @@ def run_all(config: dict, *, sections: Sequence[str] | None = None, progress: bo
         raise ValueError(f"unknown sections {unknown}; known: {sorted(config)}")
     results: dict = {}
     seconds: dict[str, float] = {}
-    if "receptive_field" in sections:
-        tick = time.perf_counter()
-        cfg = config["receptive_field"]
-        results["receptive_field"] = [
-            {
-                "layers": layers,
-                "window": window,
-                "measured": gradient_receptive_field(
-                    AttentionOnlyTransformer(
-                        8, cfg["length"], d_model=16, num_layers=layers, window=window
-                    ),
-                    cfg["length"],
-                ),
-                "formula": receptive_field(layers, window),
-            }
-            for layers in cfg["layers"]
-            for window in cfg["windows"]
-        ]
-        seconds["receptive_field"] = round(time.perf_counter() - tick, 1)
-    if "induction" in sections:
-        tick = time.perf_counter()
-        cfg = config["induction"]
-        results["induction"] = []
-        jobs = [(layers, seed) for layers in cfg["layers"] for seed in cfg["seeds"]]
-        for layers, seed in tqdm(jobs, desc="induction", disable=not progress):
-            _, acc = run_induction(layers, seed, cfg, progress=False)
-            results["induction"].append({"layers": layers, "seed": seed, "accuracy": round(acc, 4)})
-        seconds["induction"] = round(time.perf_counter() - tick, 1)
-    if "reach" in sections:
-        tick = time.perf_counter()
-        cfg = config["reach"]
-        results["reach"] = []
-        jobs = [(n, w, s) for n in cfg["layers"] for w in cfg["windows"] for s in cfg["seeds"]]
-        for layers, window, seed in tqdm(jobs, desc="reach", disable=not progress):
-            _, per_distance = run_reach(layers, window, seed, cfg, progress=False)
-            results["reach"].append(
-                {"layers": layers, "window": window, "seed": seed, "accuracy": per_distance}
-            )
-        seconds["reach"] = round(time.perf_counter() - tick, 1)
-    if "mqar" in sections:
-        tick = time.perf_counter()
-        cfg = config["mqar"]
-        results["mqar"] = []
-        jobs = [(h, s) for h in cfg["heads"] for s in cfg["seeds"]]
-        for heads, seed in tqdm(jobs, desc="MQAR", disable=not progress):
-            _, out = run_mqar(heads, seed, cfg, progress=False)
-            results["mqar"].append(
-                {
-                    "heads": heads,
-                    "seed": seed,
-                    "accuracy": round(out["accuracy"], 4),
-                    "entropy": out["entropy"],
-                }
-            )
-        seconds["mqar"] = round(time.perf_counter() - tick, 1)
-    if "balance" in sections:
-        tick = time.perf_counter()
-        cfg = config["balance"]
-        results["balance"] = []
-        jobs = [
-            (task, layers, width, seed)
-            for task in ("induction", "mqar")
-            for layers, width in cfg["shapes"]
-            for seed in config[task]["seeds"]
-        ]
-        for task, layers, width, seed in tqdm(jobs, desc="balance", disable=not progress):
-            heads = cfg["num_heads"]
-            if task == "induction":
-                model, acc = run_induction(
-                    layers, seed, config[task], d_model=width, num_heads=heads, progress=False
-                )
-            else:
-                model, out = run_mqar(
-                    heads, seed, config[task], num_layers=layers, d_model=width, progress=False
-                )
-                acc = out["accuracy"]
-            results["balance"].append(
-                {
-                    "task": task,
-                    "layers": layers,
-                    "d_model": width,
-                    "seed": seed,
-                    "parameters": count_parameters(model),
-                    "accuracy": round(acc, 4),
-                }
-            )
-        seconds["balance"] = round(time.perf_counter() - tick, 1)
-    if "focus" in sections:
-        tick = time.perf_counter()
-        cfg = config["focus"]
-        results["focus"] = [dict(seed=s, **focus_sweep(cfg, s)) for s in cfg["seeds"]]
-        seconds["focus"] = round(time.perf_counter() - tick, 1)
+    for name, run_section in _SECTIONS.items():  # always in this order, whatever `sections` says
+        if name in sections:
+            tick = time.perf_counter()
+            results[name] = run_section(config, progress)
+            seconds[name] = round(time.perf_counter() - tick, 1)
     return {
         "config": copy.deepcopy(config),
         "code": code_fingerprint(),
         "results": results,
         "seconds": seconds,
     }
+
+
+def _receptive_field_rows(config: dict, progress: bool) -> list[dict]:
+    """Measured (by gradients) against formula receptive fields of windowed stacks."""
+    cfg = config["receptive_field"]
+    return [
+        {
+            "layers": layers,
+            "window": window,
+            "measured": gradient_receptive_field(
+                AttentionOnlyTransformer(
+                    8, cfg["length"], d_model=16, num_layers=layers, window=window
+                ),
+                cfg["length"],
+            ),
+            "formula": receptive_field(layers, window),
+        }
+        for layers in cfg["layers"]
+        for window in cfg["windows"]
+    ]
+
+
+def _induction_rows(config: dict, progress: bool) -> list[dict]:
+    """Induction accuracy per (layers, seed)."""
+    cfg = config["induction"]
+    rows = []
+    jobs = [(layers, seed) for layers in cfg["layers"] for seed in cfg["seeds"]]
+    for layers, seed in tqdm(jobs, desc="induction", disable=not progress):
+        _, acc = run_induction(layers, seed, cfg, progress=False)
+        rows.append({"layers": layers, "seed": seed, "accuracy": round(acc, 4)})
+    return rows
+
+
+def _reach_rows(config: dict, progress: bool) -> list[dict]:
+    """First-token accuracy by distance per (layers, window, seed)."""
+    cfg = config["reach"]
+    rows = []
+    jobs = [(n, w, s) for n in cfg["layers"] for w in cfg["windows"] for s in cfg["seeds"]]
+    for layers, window, seed in tqdm(jobs, desc="reach", disable=not progress):
+        _, per_distance = run_reach(layers, window, seed, cfg, progress=False)
+        rows.append({"layers": layers, "window": window, "seed": seed, "accuracy": per_distance})
+    return rows
+
+
+def _mqar_rows(config: dict, progress: bool) -> list[dict]:
+    """MQAR accuracy and per-head entropy per (heads, seed)."""
+    cfg = config["mqar"]
+    rows = []
+    jobs = [(h, s) for h in cfg["heads"] for s in cfg["seeds"]]
+    for heads, seed in tqdm(jobs, desc="MQAR", disable=not progress):
+        _, out = run_mqar(heads, seed, cfg, progress=False)
+        rows.append(
+            {
+                "heads": heads,
+                "seed": seed,
+                "accuracy": round(out["accuracy"], 4),
+                "entropy": out["entropy"],
+            }
+        )
+    return rows
+
+
+def _balance_rows(config: dict, progress: bool) -> list[dict]:
+    """Deep-narrow against shallow-wide at a fixed budget, on induction and MQAR, per seed."""
+    cfg = config["balance"]
+    rows = []
+    jobs = [
+        (task, layers, width, seed)
+        for task in ("induction", "mqar")
+        for layers, width in cfg["shapes"]
+        for seed in config[task]["seeds"]
+    ]
+    for task, layers, width, seed in tqdm(jobs, desc="balance", disable=not progress):
+        heads = cfg["num_heads"]
+        if task == "induction":
+            model, acc = run_induction(
+                layers, seed, config[task], d_model=width, num_heads=heads, progress=False
+            )
+        else:
+            model, out = run_mqar(
+                heads, seed, config[task], num_layers=layers, d_model=width, progress=False
+            )
+            acc = out["accuracy"]
+        rows.append(
+            {
+                "task": task,
+                "layers": layers,
+                "d_model": width,
+                "seed": seed,
+                "parameters": count_parameters(model),
+                "accuracy": round(acc, 4),
+            }
+        )
+    return rows
+
+
+def _focus_rows(config: dict, progress: bool) -> list[dict]:
+    """Accuracy against temperature on exact lookup and noisy voting, per seed."""
+    cfg = config["focus"]
+    return [dict(seed=s, **focus_sweep(cfg, s)) for s in cfg["seeds"]]
+
+
+_SECTIONS: dict[str, Callable[[dict, bool], list[dict]]] = {
+    "receptive_field": _receptive_field_rows,
+    "induction": _induction_rows,
+    "reach": _reach_rows,
+    "mqar": _mqar_rows,
+    "balance": _balance_rows,
+    "focus": _focus_rows,
+}
 
 
 def merge_report(old: dict, new: dict, config: dict) -> dict:
