@@ -46,18 +46,18 @@ class Sessions:
     preference_concentration: float | None = None  # Dirichlet parameter of users' cluster weights
 
 
-def make_sessions(
-    num_users: int = 2000,
-    num_items: int = 200,
-    num_clusters: int = 10,
-    clusters_per_user: int = 3,
-    min_length: int = 12,
-    max_length: int = 30,
-    follow_prob: float = 0.4,
-    popularity_exponent: float = 1.0,
-    seed: int = 0,
-) -> Sessions:
-    """Generate num_users histories of item ids in [0, num_items), lengths in [min_length, max_length]."""
+def _check_session_args(
+    num_users: int,
+    num_items: int,
+    num_clusters: int,
+    clusters_per_user: int,
+    min_length: int,
+    max_length: int,
+    follow_prob: float,
+    popularity_exponent: float,
+    seed: int,
+) -> None:
+    """Raise TypeError/ValueError naming the first bad argument of make_sessions."""
     for name, value in (
         ("num_users", num_users),
         ("num_items", num_items),
@@ -89,6 +89,30 @@ def make_sessions(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
 
+
+def make_sessions(
+    num_users: int = 2000,
+    num_items: int = 200,
+    num_clusters: int = 10,
+    clusters_per_user: int = 3,
+    min_length: int = 12,
+    max_length: int = 30,
+    follow_prob: float = 0.4,
+    popularity_exponent: float = 1.0,
+    seed: int = 0,
+) -> Sessions:
+    """Generate num_users histories of item ids in [0, num_items), lengths in [min_length, max_length]."""
+    _check_session_args(
+        num_users,
+        num_items,
+        num_clusters,
+        clusters_per_user,
+        min_length,
+        max_length,
+        follow_prob,
+        popularity_exponent,
+        seed,
+    )
     rng = numpy_rng(seed)
     size = num_items // num_clusters
     item_cluster = np.repeat(np.arange(num_clusters), size)
