@@ -254,36 +254,73 @@ def run_grid(config: dict[str, Any] = CONFIG, progress: bool = True) -> dict[str
     """Single-task baselines, the validation tuning, then every (task set, arch, weighting, seed)."""
     fingerprint = code_fingerprint()  # of the code that is about to run
     data = load_task_data(config)
+    plan = _grid_plan(config)
+    total = len(plan["baseline_seeds"]) * len(plan["all_tasks"]) + len(plan["trials"])
+    bar = tqdm(total=total + len(plan["cells"]), desc="mtl grid", disable=not progress)
+    baselines = _single_task_baselines(plan, data, config, bar)
+    tuning_rows, selected = _tune_on_validation(plan, data, config, baselines, bar)
+    rows = _grid_rows(plan, data, config, baselines, selected, bar)
+    bar.close()
+    return {
+        "config": config,
+        "code_fingerprint": fingerprint,
+        "single_task": baselines["test"],
+        "single_task_val": baselines["val"],
+        "tuning": tuning_rows,
+        "selected": selected,
+        "rows": rows,
+    }
+
+
+def _grid_plan(config: dict[str, Any]) -> dict[str, Any]:
+    """What the grid runs: baseline seeds and tasks, tuning trials, and every grid cell."""
     tuning = config["tuning"]
-    all_tasks = sorted({metric_name(t) for spec in config["grid"].values() for t in spec["tasks"]})
-    seeds = [tuning["seed"], *config["seeds"]]
     tuned_set = next(name for name, spec in config["grid"].items() if spec.get("tuned"))
-    tuned_tasks = config["grid"][tuned_set]["tasks"]
-    trials = [
-        (arch, w, hyper)
-        for arch in tuning["archs"]
-        for w in tuning["options"]
-        for hyper in hyper_options(w, config)
-    ]
-    cells = [
-        (task_set, arch, weighting, seed, ink_weight)
-        for seed in config["seeds"]
-        for task_set, spec in config["grid"].items()
-        for arch in spec["archs"]
-        for weighting in cell_weightings(spec, config)
-        for ink_weight in spec.get("ink_weights", [None])
-    ]
-    total = len(seeds) * len(all_tasks) + len(trials) + len(cells)
-    bar = tqdm(total=total, desc="mtl grid", disable=not progress)
+    return {
+        "all_tasks": sorted(
+            {metric_name(t) for spec in config["grid"].values() for t in spec["tasks"]}
+        ),
+        "baseline_seeds": [tuning["seed"], *config["seeds"]],
+        "tuned_set": tuned_set,
+        "tuned_tasks": config["grid"][tuned_set]["tasks"],
+        "trials": [
+            (arch, w, hyper)
+            for arch in tuning["archs"]
+            for w in tuning["options"]
+            for hyper in hyper_options(w, config)
+        ],
+        "cells": [
+            (task_set, arch, weighting, seed, ink_weight)
+            for seed in config["seeds"]
+            for task_set, spec in config["grid"].items()
+            for arch in spec["archs"]
+            for weighting in cell_weightings(spec, config)
+            for ink_weight in spec.get("ink_weights", [None])
+        ],
+    }
+
+
+def _single_task_baselines(
+    plan: dict[str, Any], data: tuple, config: dict[str, Any], bar: tqdm
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{'val'|'test': {seed: {task: metric}}} of one hard-sharing network per task and seed."""
     baselines: dict[str, dict[str, dict[str, float]]] = {"val": {}, "test": {}}
-    for seed in seeds:
-        for task in all_tasks:
+    for seed in plan["baseline_seeds"]:
+        for task in plan["all_tasks"]:
             result = run_cell("hard", "equal", [task], seed, data, config)
             for split, key in (("val", "val_metrics"), ("test", "metrics")):
                 baselines[split].setdefault(str(seed), {})[task] = result[key][task]
             bar.update()
+    return baselines
+
+
+def _tune_on_validation(
+    plan: dict[str, Any], data: tuple, config: dict[str, Any], baselines: dict, bar: tqdm
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, dict[str, float]]]]:
+    """Every tuning trial on the tuning seed, and each (arch, weighting)'s best knob by val Δm%."""
+    tuning, tuned_set, tuned_tasks = config["tuning"], plan["tuned_set"], plan["tuned_tasks"]
     tuning_rows = []
-    for arch, weighting, hyper in trials:
+    for arch, weighting, hyper in plan["trials"]:
         result = run_cell(arch, weighting, tuned_tasks, tuning["seed"], data, config, hyper=hyper)
         row = _row(tuned_set, arch, weighting, tuning["seed"], result, baselines, tuned_tasks)
         tuning_rows.append({**row, "hyper": hyper})
@@ -298,8 +335,20 @@ def run_grid(config: dict[str, Any] = CONFIG, progress: bool = True) -> dict[str
         }
         for arch in tuning["archs"]
     }
+    return tuning_rows, selected
+
+
+def _grid_rows(
+    plan: dict[str, Any],
+    data: tuple,
+    config: dict[str, Any],
+    baselines: dict,
+    selected: dict,
+    bar: tqdm,
+) -> list[dict[str, Any]]:
+    """One row per grid cell, with the selected knob where the task set is tuned."""
     rows = []
-    for task_set, arch, weighting, seed, ink_weight in cells:
+    for task_set, arch, weighting, seed, ink_weight in plan["cells"]:
         start = time.perf_counter()
         spec = config["grid"][task_set]
         hyper = selected["hard" if arch == "hard-wide" else arch].get(weighting, {})
@@ -312,16 +361,7 @@ def run_grid(config: dict[str, Any] = CONFIG, progress: bool = True) -> dict[str
         row = _row(task_set, arch, weighting, seed, result, baselines, spec["tasks"], **extra)
         rows.append({**row, "seconds": round(time.perf_counter() - start, 2)})
         bar.update()
-    bar.close()
-    return {
-        "config": config,
-        "code_fingerprint": fingerprint,
-        "single_task": baselines["test"],
-        "single_task_val": baselines["val"],
-        "tuning": tuning_rows,
-        "selected": selected,
-        "rows": rows,
-    }
+    return rows
 
 
 # every function and class whose code decides what the grid computes
@@ -357,6 +397,10 @@ _FINGERPRINTED = (
             "run_cell",
             "_row",
             "run_grid",
+            "_grid_plan",
+            "_single_task_baselines",
+            "_tune_on_validation",
+            "_grid_rows",
         ),
     ),
 )
