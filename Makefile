@@ -68,7 +68,7 @@ dist: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests tools book _ext
-	$(PY) -m ruff format --check src tests tools _ext
+	$(PY) -m ruff format --check src tests tools _ext book
 
 unit: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/artifacts --ignore=tests/reader
