@@ -16,7 +16,7 @@ from attnbook.data.phrases import (
     make_grounding_data,
     make_queries,
 )
-from attnbook.models.cross_modal import CrossModalReader, pack_inputs, patchify
+from attnbook.models.cross_modal import CrossModalReader, pack_inputs, column_windows
 
 
 def test_canvases_hold_three_distinct_digits_and_split_pools() -> None:
@@ -54,7 +54,7 @@ def test_queries_answers_match_slots() -> None:
 
 def test_patchify_windows() -> None:
     images = torch.arange(2 * 8 * 24, dtype=torch.float32).reshape(2, 8, 24)
-    windows = patchify(images, 8, 2)
+    windows = column_windows(images, 8, 2)
     assert windows.shape == (2, 9, 64)
     torch.testing.assert_close(windows[:, 4], images[:, :, 8:16].reshape(2, 64))
 
@@ -85,8 +85,8 @@ BAD_INPUTS = [
     (make_queries, (torch.zeros(3, 2, dtype=torch.long),), ValueError, "shape (N, 3)"),
     (make_queries, (torch.full((3, 3), 10),), ValueError, "0..9"),
     (make_queries, (torch.zeros(3, 3),), TypeError, "int64"),
-    (patchify, (torch.zeros(1, 8, 24), 7, 2), ValueError, "do not tile"),
-    (patchify, (torch.zeros(8, 24), 8, 2), ValueError, "(B, H, W)"),
+    (column_windows, (torch.zeros(1, 8, 24), 7, 2), ValueError, "do not tile"),
+    (column_windows, (torch.zeros(8, 24), 8, 2), ValueError, "(B, H, W)"),
     (pack_inputs, (_IMAGES, _TOKENS[:1]), ValueError, "must share the batch size"),
     (pack_inputs, (_IMAGES, _TOKENS.float()), TypeError, "int64"),
     (_MODEL.answer, (torch.zeros(2, 8, 16), _TOKENS), ValueError, "(B, 8, 24)"),

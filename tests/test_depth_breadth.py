@@ -27,8 +27,8 @@ def test_forward_shapes_and_stored_attention() -> None:
     tokens = torch.randint(0, 11, (5, 9))
     logits = model(tokens)
     assert logits.shape == (5, 9, 11)
-    assert len(model.attention) == 3
-    for weights in model.attention:
+    assert len(model.last_weights) == 3
+    for weights in model.last_weights:
         assert weights.shape == (5, 4, 9, 9)
         assert torch.allclose(weights.sum(-1), torch.ones(5, 4, 9))
         assert (weights.triu(1) == 0).all()  # causal
@@ -39,7 +39,7 @@ def test_window_attention_stays_in_window() -> None:
     model(torch.randint(0, 7, (2, 12)))
     offsets = torch.arange(12)[:, None] - torch.arange(12)[None, :]
     outside = (offsets < 0) | (offsets >= 3)
-    for weights in model.attention:
+    for weights in model.last_weights:
         assert (weights[..., outside] == 0).all()
 
 

@@ -330,7 +330,7 @@ def run_mqar(
     queries = slice(2 * cfg["num_pairs"], length)
     entropy = [
         [round(float(attention_entropy(w[:, h, queries, :]).mean()), 4) for h in range(num_heads)]
-        for w in model.attention
+        for w in model.last_weights
     ]
     return model, {"accuracy": accuracy, "entropy": entropy}
 

@@ -71,7 +71,9 @@ class AttentionOnlyTransformer(nn.Module):
         )
         self.final_norm = nn.LayerNorm(d_model)
         self.unembed = nn.Linear(d_model, vocab_size)
-        self.attention: list[torch.Tensor] = []
+        self.last_weights: list[
+            torch.Tensor
+        ] = []  # per layer (B, heads, T, T), from the last forward
 
     @property
     def num_layers(self) -> int:
@@ -107,11 +109,11 @@ class AttentionOnlyTransformer(nn.Module):
         require_float_tensor("x", x)
         require_min_dims("x", x, 3, "(batch, length, d_model)")
         mask = self.mask(x.shape[1])
-        self.attention = []
+        self.last_weights = []
         for norm, layer in zip(self.norms, self.layers, strict=True):
             update, weights = layer(norm(x), mask=mask, temperature=temperature)
             x = x + update
-            self.attention.append(weights.detach())
+            self.last_weights.append(weights.detach())
         return self.unembed(self.final_norm(x))
 
     def forward(self, tokens: torch.Tensor, *, temperature: float = 1.0) -> torch.Tensor:

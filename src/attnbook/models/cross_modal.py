@@ -16,10 +16,10 @@ from torch import nn
 from attnbook.attention import MultiHeadAttention
 from attnbook.checks import require_float_tensor, require_positive_int
 
-__all__ = ["CrossModalReader", "pack_inputs", "patchify"]
+__all__ = ["CrossModalReader", "pack_inputs", "column_windows"]
 
 
-def patchify(images: torch.Tensor, width: int, stride: int) -> torch.Tensor:
+def column_windows(images: torch.Tensor, width: int, stride: int) -> torch.Tensor:
     """Full-height windows of images (B, H, W): (B, n, H·width), n = (W − width)/stride + 1, left to right."""
     require_float_tensor("images", images)
     require_positive_int("width", width)
@@ -100,7 +100,7 @@ class CrossModalReader(nn.Module):
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """Patch states (B, n_patches, d_model) of images (B, H, W)."""
-        windows = patchify(images, self.window, self.stride)
+        windows = column_windows(images, self.window, self.stride)
         return self.patch_mlp(self.patch_embed(windows) + self.patch_pos)
 
     def answer(
