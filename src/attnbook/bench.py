@@ -41,6 +41,7 @@ from attnbook.efficient import (
     linear_attention,
     windowed_attention,
 )
+from attnbook.results import RESULTS_DIR
 from attnbook.seeding import torch_generator
 
 __all__ = [
@@ -650,7 +651,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--matmul-size", type=int, default=2048)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("bench_results.json"), help="JSON path")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON path (default: bench_results.json, or bench_scale_results.json with --suite "
+        "scale, in the package's results folder beside the committed runs)",
+    )
     parser.add_argument(
         "--plots", type=str, default=None, help="PNG prefix (default: the JSON path without .json)"
     )
@@ -662,6 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse argv, run the benchmark, write JSON (and PNGs) and print the summary; return 0."""
     args = build_parser().parse_args(argv)
+    if args.out is None:
+        name = "bench_scale_results.json" if args.suite == "scale" else "bench_results.json"
+        args.out = RESULTS_DIR / name
     if args.suite == "scale":
         return _main_scale(args)
     sizes, repeats = (

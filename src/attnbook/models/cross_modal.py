@@ -16,7 +16,7 @@ from torch import nn
 from attnbook.attention import MultiHeadAttention
 from attnbook.checks import require_float_tensor, require_positive_int
 
-__all__ = ["CrossModalReader", "pack_inputs", "column_windows"]
+__all__ = ["CrossModalReader", "column_windows", "pack_inputs"]
 
 
 def column_windows(images: torch.Tensor, width: int, stride: int) -> torch.Tensor:
