@@ -122,3 +122,14 @@ def test_edition_links_point_to_the_same_page():
         ("en", "English", "../../book/01_background.html")
     ]
     assert edition_links("zh_CN", "index") == [("en", "English", "../index.html")]
+
+
+def test_every_translated_edition_has_a_build_config_and_a_make_target() -> None:
+    """One list of editions (book_i18n.EDITIONS): the catalogs, the build and make book follow it."""
+    from tools import build_edition
+
+    assert set(translations.LANGUAGES) == set(build_edition.EDITION_CONFIG)
+    makefile = (translations.ROOT / "Makefile").read_text(encoding="utf-8")
+    for language in translations.LANGUAGES:
+        assert f"book-{language}" in makefile
+        assert translations.catalogs(language), f"no catalogs for {language}"

@@ -22,7 +22,10 @@ import polib
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALE = ROOT / "locale"
-LANGUAGES = ("zh_CN",)
+sys.path.insert(0, str(ROOT / "_ext"))
+from book_i18n import EDITIONS  # noqa: E402  (the one list of editions, which the site uses too)
+
+LANGUAGES = tuple(language for language in EDITIONS if language != "en")  # the translated ones
 SAME_AS_SOURCE = "same-as-source"  # translator comment: the msgstr is the msgid on purpose
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
