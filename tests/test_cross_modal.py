@@ -16,7 +16,7 @@ from attnbook.data.phrases import (
     make_grounding_data,
     make_queries,
 )
-from attnbook.models.cross_modal import CrossModalReader, pack_inputs, column_windows
+from attnbook.models.cross_modal import CrossModalReader, column_windows, pack_inputs
 
 
 def test_canvases_hold_three_distinct_digits_and_split_pools() -> None:
