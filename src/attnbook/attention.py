@@ -205,10 +205,11 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None = None) -> to
 
 
 def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """The arithmetic of masked_softmax, inputs already checked: (..., n_q, n_k) -> same shape."""
+    """The arithmetic of masked_softmax (inputs checked): (..., n_q, n_k) -> same."""
     if mask is None:
         return torch.softmax(scores, dim=-1)
-    # the lowest float, not -inf: a row with no allowed key stays finite, then the product zeroes it
+    # the lowest float, not -inf: a row with no allowed key stays finite,
+    # and the product with the mask then zeroes it
     lowest = torch.finfo(scores.dtype).min
     weights = torch.softmax(scores.masked_fill(~mask, lowest), dim=-1)
     return weights * mask
@@ -222,12 +223,12 @@ def _attention(
     scale: float,
     bias: torch.Tensor | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The arithmetic of scaled_dot_product_attention, inputs already checked: -> out, weights."""
-    scores = (q @ k.transpose(-2, -1)) * scale  # (..., n_q, n_k): one score per query-key pair
+    """The arithmetic of scaled_dot_product_attention (inputs checked): out, weights."""
+    scores = (q @ k.transpose(-2, -1)) * scale  # (..., n_q, n_k)
     if bias is not None:
         scores = scores + bias
-    weights = _masked_softmax(scores, mask)  # each row sums to 1 (0 where nothing is allowed)
-    return weights @ v, weights  # each output row: a weighted average of the value rows
+    weights = _masked_softmax(scores, mask)  # rows sum to 1 (or 0)
+    return weights @ v, weights  # rows: weighted averages of values
 
 
 def scaled_dot_product_attention(
