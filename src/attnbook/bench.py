@@ -631,22 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"preset: sizes {' '.join(map(str, QUICK_SIZES))}, {QUICK_REPEATS} repeats (under 30 s)",
     )
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--dim", type=int, default=64, help="head dimension d")
-    parser.add_argument("--window", type=int, default=256, help="window of windowed attention")
-    parser.add_argument("--block-q", type=int, default=DEFAULT_BLOCK_Q)
-    parser.add_argument("--block-k", type=int, default=DEFAULT_BLOCK_K)
-    parser.add_argument(
-        "--methods", nargs="+", default=list(METHODS), choices=METHODS, help="forward methods"
-    )
-    parser.add_argument(
-        "--train-methods",
-        nargs="*",
-        default=list(TRAIN_METHODS),
-        choices=TRAIN_METHODS,
-        help="methods timed forward + backward (none: skip)",
-    )
+    _add_shape_options(parser)
     parser.add_argument("--train-max-n", type=int, default=4096, help="largest n for training")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--matmul-size", type=int, default=2048)
@@ -664,6 +649,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
     return parser
+
+
+def _add_shape_options(parser: argparse.ArgumentParser) -> None:
+    """The inputs' shape, the tile sizes and the methods to time."""
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--dim", type=int, default=64, help="head dimension d")
+    parser.add_argument("--window", type=int, default=256, help="window of windowed attention")
+    parser.add_argument("--block-q", type=int, default=DEFAULT_BLOCK_Q)
+    parser.add_argument("--block-k", type=int, default=DEFAULT_BLOCK_K)
+    parser.add_argument(
+        "--methods", nargs="+", default=list(METHODS), choices=METHODS, help="forward methods"
+    )
+    parser.add_argument(
+        "--train-methods",
+        nargs="*",
+        default=list(TRAIN_METHODS),
+        choices=TRAIN_METHODS,
+        help="methods timed forward + backward (none: skip)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
