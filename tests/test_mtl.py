@@ -472,3 +472,15 @@ BAD_INPUTS = [
 def test_bad_inputs(fn, args, error, fragment) -> None:
     with pytest.raises(error, match=fragment):
         fn(*args)
+
+
+def test_select_rows_matches_every_field_and_absent_fields_as_none() -> None:
+    rows = [
+        {"task_set": "digits", "arch": "hard", "seed": 0},
+        {"task_set": "digits", "arch": "mtan", "seed": 0},
+        {"task_set": "digits", "arch": "hard", "seed": 1, "ink_weight": 0.1},
+    ]
+    assert grid.select_rows(rows, arch="hard") == [rows[0], rows[2]]
+    assert grid.select_rows(rows, arch="hard", ink_weight=None) == [rows[0]]
+    assert grid.select_rows(rows, arch="hard", seed=1, ink_weight=0.1) == [rows[2]]
+    assert grid.select_rows(rows, arch="none") == []

@@ -113,10 +113,11 @@ def _forward_tiles(
     block_q: int,
     block_k: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Online softmax over tiles: q (B, n_q, d) pre-scaled, k (B, n_k, d), v (B, n_k, d_v) -> out, lse.
+    """Online softmax: q (B, n_q, d), k (B, n_k, d), v (B, n_k, d_v) -> out, lse.
 
-    Scores are in base-2 units (q carries the factor log2 e), so every exponential is an exp2;
-    lse is the base-2 log-sum-exp of each query's row.
+    q comes pre-scaled, with the factor log2 e: scores are in base-2
+    units, every exponential is an exp2, and lse is each query row's
+    base-2 log-sum-exp.
     """
     batch, n_q, _ = q.shape
     n_k, d_v = v.shape[1], v.shape[2]
@@ -137,7 +138,7 @@ def _forward_tiles(
                 scores.masked_fill_(~allowed, -math.inf)
             new_max = torch.maximum(row_max, scores.amax(dim=2, keepdim=True))
             reference = new_max
-            if allowed is not None:  # a row with nothing allowed so far: exp(-inf - 0) = 0
+            if allowed is not None:  # nothing allowed yet: exp(-inf - 0) = 0
                 reference = new_max.masked_fill(new_max == -math.inf, 0.0)
             scores.sub_(reference).exp2_()
             rescale = (row_max - reference).exp2_()
