@@ -182,13 +182,20 @@ def check_mask(mask: torch.Tensor | None, scores_shape: torch.Size) -> None:
         raise TypeError(f"mask must be a torch.Tensor or None, got {type(mask).__name__}")
     if mask.dtype != torch.bool:
         raise TypeError(f"mask must be a bool tensor (True = may attend), got dtype {mask.dtype}")
+    _require_broadcasts_to_scores("mask", mask, scores_shape)
+
+
+def _require_broadcasts_to_scores(
+    name: str, tensor: torch.Tensor, scores_shape: torch.Size
+) -> None:
+    """Raise ValueError unless `tensor` broadcasts to scores_shape (..., n_q, n_k) unchanged."""
     try:
-        broadcast = torch.broadcast_shapes(mask.shape, scores_shape)
+        broadcast = torch.broadcast_shapes(tensor.shape, scores_shape)
     except RuntimeError:
         broadcast = None
     if broadcast != scores_shape:
         raise ValueError(
-            f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape "
+            f"{name} of shape {tuple(tensor.shape)} does not broadcast to the scores' shape "
             f"(..., n_q, n_k) = {tuple(scores_shape)}"
         )
 
@@ -261,15 +268,7 @@ def scaled_dot_product_attention(
 def _check_bias(bias: torch.Tensor, scores_shape: torch.Size) -> None:
     """Raise unless `bias` is a finite float tensor broadcastable to scores_shape (..., n_q, n_k)."""
     require_float_tensor("bias", bias)
-    try:
-        broadcast = torch.broadcast_shapes(bias.shape, scores_shape)
-    except RuntimeError:
-        broadcast = None
-    if broadcast != scores_shape:
-        raise ValueError(
-            f"bias of shape {tuple(bias.shape)} does not broadcast to the scores' shape "
-            f"(..., n_q, n_k) = {tuple(scores_shape)}"
-        )
+    _require_broadcasts_to_scores("bias", bias, scores_shape)
     require_finite("bias", bias)
 
 
