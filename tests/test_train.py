@@ -1,11 +1,12 @@
-"""attnbook.train.count_parameters: a module or an iterable of its parameters."""
+"""attnbook.train: count_parameters (a module or its parameters) and fit's per-epoch records."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 from torch import nn
 
-from attnbook.train import count_parameters
+from attnbook.train import count_parameters, fit
 
 
 def test_module_and_its_parameters_count_the_same() -> None:
@@ -23,3 +24,51 @@ def test_bad_input_is_named(bad) -> None:
         count_parameters(bad)
     with pytest.raises(TypeError, match="expected parameters"):
         count_parameters([nn.Linear(2, 2).weight, "w"])
+
+
+def _blobs(n: int = 96) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two Gaussian blobs in 2-d: inputs (n, 2), labels (n,)."""
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(n) % 2
+    inputs = torch.randn(n, 2, generator=generator) + 3.0 * labels[:, None].float()
+    return inputs, labels
+
+
+def test_skipping_train_metrics_changes_nothing_about_training() -> None:
+    data = _blobs()
+    runs = []
+    for train_metrics in (True, False):
+        torch.manual_seed(0)
+        model = nn.Linear(2, 2)
+        history = fit(
+            model,
+            data,
+            epochs=20,
+            batch_size=32,
+            lr=0.3,
+            progress=False,
+            validation=data,
+            train_metrics=train_metrics,
+        )
+        runs.append((model, history))
+    (with_model, with_history), (without_model, without_history) = runs
+    assert torch.equal(with_model.weight, without_model.weight)
+    assert with_history.series("batch_loss") == without_history.series("batch_loss")
+    assert with_history.series("val_loss") == without_history.series("val_loss")
+    assert "train_accuracy" in with_history.last and "train_accuracy" not in without_history.last
+    assert with_history.last["train_accuracy"] > 0.9  # the blobs are 3 units apart in each coordinate
+
+
+def test_batch_loss_is_the_mean_loss_of_the_epochs_minibatches() -> None:
+    inputs, labels = _blobs()
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2)
+    before = nn.functional.cross_entropy(model(inputs), labels).item()
+    # one minibatch holding everything: its loss is taken before the only step
+    history = fit(model, (inputs, labels), epochs=1, batch_size=len(inputs), progress=False)
+    assert history.last["batch_loss"] == pytest.approx(before, rel=1e-6)
+
+
+def test_train_metrics_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="train_metrics must be a bool"):
+        fit(nn.Linear(2, 2), _blobs(), epochs=1, progress=False, train_metrics="no")
