@@ -56,7 +56,9 @@ def test_skipping_train_metrics_changes_nothing_about_training() -> None:
     assert with_history.series("batch_loss") == without_history.series("batch_loss")
     assert with_history.series("val_loss") == without_history.series("val_loss")
     assert "train_accuracy" in with_history.last and "train_accuracy" not in without_history.last
-    assert with_history.last["train_accuracy"] > 0.9  # the blobs are 3 units apart in each coordinate
+    assert (
+        with_history.last["train_accuracy"] > 0.9
+    )  # the blobs are 3 units apart in each coordinate
 
 
 def test_batch_loss_is_the_mean_loss_of_the_epochs_minibatches() -> None:
