@@ -95,25 +95,6 @@ def test_masked_accuracy_ignores_unscored() -> None:
     assert db.masked_accuracy(logits, targets) == 0.5
 
 
-def test_train_steps_learns_lag_one_copy() -> None:
-    from attnbook.data.induction import make_lag_copy_batch
-    from attnbook.train import seed_everything
-
-    seed_everything(0)
-    model = AttentionOnlyTransformer(5, 8, d_model=16, num_layers=1, window=2)
-    losses = db.train_steps(
-        model,
-        lambda g: make_lag_copy_batch(32, 8, 5, 1, generator=g),
-        steps=150,
-        lr=1e-2,
-        progress=False,
-    )
-    assert losses[-1] < 0.5 * losses[0]
-    tokens, targets = make_lag_copy_batch(256, 8, 5, 1, generator=torch.Generator().manual_seed(9))
-    with torch.no_grad():
-        assert db.masked_accuracy(model(tokens), targets) > 0.9
-
-
 def tiny_config() -> dict:
     config = copy.deepcopy(db.CONFIG)
     for name in ("induction", "reach", "mqar"):
@@ -297,8 +278,6 @@ BAD_INPUT = [
         ValueError,
         "no scored",
     ),
-    (db.train_steps, (torch.nn.Linear(1, 1), None), {"steps": 0, "lr": 1.0}, ValueError, "steps"),
-    (db.train_steps, (torch.nn.Linear(1, 1), None), {"steps": 1, "lr": 1.0}, TypeError, "callable"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""attnbook.train: count_parameters (a module or its parameters) and fit's per-epoch records."""
+"""attnbook.train: count_parameters, fit's per-epoch records, the step loop train_steps."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from attnbook.train import count_parameters, fit
+from attnbook.data.induction import make_lag_copy_batch
+from attnbook.experiments.depth_breadth import masked_accuracy
+from attnbook.experiments.transformer import previous_token_batch
+from attnbook.models.attention_only import AttentionOnlyTransformer
+from attnbook.models.transformer import TokenTransformer
+from attnbook.train import count_parameters, fit, seed_everything, train_steps
 
 
 def test_module_and_its_parameters_count_the_same() -> None:
@@ -74,3 +79,56 @@ def test_batch_loss_is_the_mean_loss_of_the_epochs_minibatches() -> None:
 def test_train_metrics_must_be_a_bool() -> None:
     with pytest.raises(TypeError, match="train_metrics must be a bool"):
         fit(nn.Linear(2, 2), _blobs(), epochs=1, progress=False, train_metrics="no")
+
+
+def test_train_steps_learns_lag_one_copy() -> None:
+    seed_everything(0)
+    model = AttentionOnlyTransformer(5, 8, d_model=16, num_layers=1, window=2)
+    losses = train_steps(
+        model,
+        lambda g: make_lag_copy_batch(32, 8, 5, 1, generator=g),
+        steps=150,
+        lr=1e-2,
+        progress=False,
+    )
+    assert losses[-1] < 0.5 * losses[0]
+    tokens, targets = make_lag_copy_batch(256, 8, 5, 1, generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        assert masked_accuracy(model(tokens), targets) > 0.9
+
+
+def test_train_steps_learns_and_warms_up():
+    torch.manual_seed(0)
+    model = TokenTransformer(6, 6, d_model=16, n_heads=2, n_layers=1, max_len=8, causal=True)
+    losses = train_steps(
+        model,
+        lambda g: previous_token_batch(32, 8, 6, g),
+        steps=60,
+        lr=1e-2,
+        warmup_steps=10,
+        record_every=10,
+        progress=False,
+    )
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    with pytest.raises(ValueError):
+        train_steps(
+            model, lambda g: previous_token_batch(2, 4, 6, g), steps=1, lr=1e-3, warmup_steps=-1
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"steps": 0, "lr": 1.0}, ValueError, "steps"),
+        ({"steps": 1, "lr": 0.0}, ValueError, "lr"),
+        ({"steps": 1, "lr": 1.0, "record_every": 0}, ValueError, "record_every"),
+    ],
+)
+def test_train_steps_names_bad_settings(kwargs, error, match) -> None:
+    with pytest.raises(error, match=match):
+        train_steps(nn.Linear(1, 1), lambda g: (torch.zeros(1, 1), torch.zeros(1)), **kwargs)
+
+
+def test_train_steps_needs_a_callable_batch_maker() -> None:
+    with pytest.raises(TypeError, match="callable"):
+        train_steps(nn.Linear(1, 1), None, steps=1, lr=1.0)

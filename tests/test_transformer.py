@@ -14,7 +14,6 @@ from attnbook.experiments.transformer import (
     neighbour_pair_batch,
     neighbour_sum_batch,
     previous_token_batch,
-    train_steps,
 )
 from attnbook.models.transformer import POSITIONS, TokenTransformer, TransformerBlock
 from attnbook.positions import alibi_bias
@@ -251,22 +250,3 @@ def test_tasks():
         neighbour_pair_batch(4, 2, 5, g)
     with pytest.raises(ValueError):
         masked_accuracy(torch.zeros(2, 3, 4), torch.full((2, 3), IGNORE_INDEX))
-
-
-def test_train_steps_learns_and_warms_up():
-    torch.manual_seed(0)
-    model = TokenTransformer(6, 6, d_model=16, n_heads=2, n_layers=1, max_len=8, causal=True)
-    losses = train_steps(
-        model,
-        lambda g: previous_token_batch(32, 8, 6, g),
-        steps=60,
-        lr=1e-2,
-        warmup_steps=10,
-        record_every=10,
-        progress=False,
-    )
-    assert len(losses) == 6 and losses[-1] < losses[0]
-    with pytest.raises(ValueError):
-        train_steps(
-            model, lambda g: previous_token_batch(2, 4, 6, g), steps=1, lr=1e-3, warmup_steps=-1
-        )

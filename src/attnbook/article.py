@@ -26,7 +26,6 @@ from typing import Protocol
 import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
-from tqdm import tqdm
 
 from attnbook.checks import (
     require_finite,
@@ -35,6 +34,7 @@ from attnbook.checks import (
     require_positive_int,
 )
 from attnbook.seeding import torch_generator
+from attnbook.train import train_steps
 
 __all__ = [
     "ARTICLE_BATCH_SIZE",
@@ -182,20 +182,17 @@ def train_article_model(
     require_positive_int("batch_size", batch_size)
     require_positive("lr", lr)
     input_dim = getattr(model, "input_dim", ARTICLE_INPUT_DIM)
-    generator = torch_generator(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    criterion = nn.CrossEntropyLoss()
-    losses = []
-    model.train()
-    for _ in tqdm(range(steps), desc="article loop", disable=not progress, leave=False):
-        inputs, labels = random_label_batch(batch_size, input_dim, num_classes, generator=generator)
-        optimizer.zero_grad()
-        loss = criterion(model(inputs), labels)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+    return train_steps(
+        model,
+        lambda generator: random_label_batch(
+            batch_size, input_dim, num_classes, generator=generator
+        ),
+        steps=steps,
+        lr=lr,
+        seed=seed,
+        progress=progress,
+        description="article loop",
+    )
 
 
 @torch.no_grad()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -12,7 +13,19 @@ from tqdm import tqdm
 from attnbook.checks import require_positive, require_positive_int
 from attnbook.seeding import seed_everything, torch_generator
 
-__all__ = ["History", "accuracy", "count_parameters", "evaluate", "fit", "seed_everything"]
+__all__ = [
+    "IGNORE_INDEX",
+    "History",
+    "accuracy",
+    "count_parameters",
+    "evaluate",
+    "fit",
+    "seed_everything",
+    "train_steps",
+]
+
+IGNORE_INDEX = -100  # a target the losses skip (padding, positions with nothing to predict)
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 def count_parameters(model: nn.Module | Iterable[nn.Parameter]) -> int:
@@ -144,3 +157,58 @@ def fit(
         bar.set_postfix(loss=f"{record['batch_loss']:.3f}")
     model.eval()
     return history
+
+
+def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of logits (..., C) on targets (...), skipping IGNORE_INDEX targets."""
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX
+    )
+
+
+def train_steps(
+    model: nn.Module,
+    make_batch: Callable[[torch.Generator], Batch],
+    *,
+    steps: int,
+    lr: float,
+    seed: int = 0,
+    warmup_steps: int = 0,
+    record_every: int = 1,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = token_cross_entropy,
+    progress: bool = True,
+    description: str = "training",
+) -> list[float]:
+    """Adam on a fresh batch make_batch(generator) -> (inputs, targets) each step; return losses.
+
+    The loss is loss_fn(model(inputs), targets), by default the cross-entropy of logits
+    (..., C) on targets (...) that skips IGNORE_INDEX. With warmup_steps > 0 the learning rate
+    rises linearly from lr / warmup_steps to lr over the first warmup_steps steps. Every
+    record_every-th step's loss is returned (a diverged run returns nan from then on).
+    """
+    require_positive_int("steps", steps)
+    require_positive("lr", lr)
+    require_positive_int("record_every", record_every)
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be an int >= 0, got {warmup_steps!r}")
+    if not callable(make_batch):
+        raise TypeError(f"make_batch must be callable, got {type(make_batch).__name__}")
+    generator = torch_generator(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+    )
+    losses: list[float] = []
+    model.train()
+    for step in tqdm(range(steps), desc=description, disable=not progress, leave=False):
+        inputs, targets = make_batch(generator)
+        loss = loss_fn(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if step % record_every == record_every - 1:
+            value = loss.item()
+            losses.append(value if math.isfinite(value) else math.nan)
+    model.eval()
+    return losses

@@ -23,7 +23,6 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from attnbook.checks import require_positive, require_positive_int
 from attnbook.data.focus import make_exact_lookup, make_noisy_vote
 from attnbook.data.induction import IGNORE_INDEX, make_induction_batch
 from attnbook.data.reach import make_first_token_batch
@@ -37,7 +36,7 @@ from attnbook.models.attention_only import (
 )
 from attnbook.results import RESULTS_DIR
 from attnbook.seeding import torch_generator
-from attnbook.train import count_parameters, seed_everything
+from attnbook.train import count_parameters, seed_everything, train_steps
 
 __all__ = [
     "CONFIG",
@@ -54,7 +53,6 @@ __all__ = [
     "run_mqar",
     "run_reach",
     "spread_interval",
-    "train_steps",
 ]
 
 DEFAULT_OUT = RESULTS_DIR / "depth_breadth.json"
@@ -178,39 +176,6 @@ def masked_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     if not bool(scored.any()):
         raise ValueError("targets has no scored position (all are -100)")
     return (logits.argmax(dim=-1)[scored] == targets[scored]).float().mean().item()
-
-
-def train_steps(
-    model: nn.Module,
-    make_batch: Callable[[torch.Generator], Batch],
-    *,
-    steps: int,
-    lr: float,
-    seed: int = 0,
-    progress: bool = True,
-    description: str = "training",
-) -> list[float]:
-    """Train on fresh batches make_batch(generator) -> (tokens (B, T), targets (B, T)); return losses."""
-    require_positive_int("steps", steps)
-    require_positive("lr", lr)
-    if not callable(make_batch):
-        raise TypeError(f"make_batch must be callable, got {type(make_batch).__name__}")
-    generator = torch_generator(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    losses = []
-    model.train()
-    for _ in tqdm(range(steps), desc=description, disable=not progress, leave=False):
-        tokens, targets = make_batch(generator)
-        logits = model(tokens)
-        loss = nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX
-        )
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
 
 
 def _evaluate(model: nn.Module, batch: Batch) -> float:

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from attnbook.bench import time_interleaved
-from attnbook.checks import require_positive, require_positive_int
+from attnbook.checks import require_positive_int
 from attnbook.models.transformer import POSITIONS, TokenTransformer, TransformerBlock
 from attnbook.results import RESULTS_DIR
 from attnbook.seeding import manual_seed, torch_generator
+from attnbook.train import IGNORE_INDEX, token_cross_entropy, train_steps
 
 __all__ = [
     "ABLATIONS",
@@ -51,11 +51,9 @@ __all__ = [
     "run_heads",
     "run_positions",
     "run_warmup",
-    "train_steps",
 ]
 
 DEFAULT_OUT = RESULTS_DIR / "transformer.json"
-IGNORE_INDEX = -100
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 # Which piece each ablation removes (keyword arguments of TransformerBlock).
@@ -173,69 +171,13 @@ def masked_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return (logits.argmax(dim=-1)[scored] == targets[scored]).float().mean().item()
 
 
-def _loss(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of model(tokens) (B, n, C) on targets (B, n), ignoring -100."""
-    logits = model(tokens)
-    return nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX
-    )
-
-
-def train_steps(
-    model: nn.Module,
-    make_batch: Callable[[torch.Generator], Batch],
-    *,
-    steps: int,
-    lr: float,
-    seed: int = 0,
-    warmup_steps: int = 0,
-    record_every: int = 1,
-    progress: bool = True,
-    description: str = "training",
-) -> list[float]:
-    """Adam on fresh batches make_batch(generator) -> (tokens, targets) (B, n); return the losses.
-
-    With warmup_steps > 0 the learning rate rises linearly from lr / warmup_steps to lr over the
-    first warmup_steps steps. Every record_every-th step's loss is returned (a diverged run
-    returns nan from then on).
-    """
-    require_positive_int("steps", steps)
-    require_positive("lr", lr)
-    require_positive_int("record_every", record_every)
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be an int >= 0, got {warmup_steps!r}")
-    if not callable(make_batch):
-        raise TypeError(f"make_batch must be callable, got {type(make_batch).__name__}")
-    generator = torch_generator(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
-    )
-    losses: list[float] = []
-    model.train()
-    for step in tqdm(range(steps), desc=description, disable=not progress, leave=False):
-        tokens, targets = make_batch(generator)
-        loss = _loss(model, tokens, targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        if step % record_every == record_every - 1:
-            losses.append(loss.item() if torch.isfinite(loss) else float("nan"))
-    model.eval()
-    return losses
-
-
 @torch.no_grad()
 def _evaluate(model: nn.Module, batch: Batch) -> tuple[float, float]:
     """Accuracy and loss of model on one held-out (tokens, targets) batch."""
     model.eval()
     tokens, targets = batch
     logits = model(tokens)
-    loss = nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX
-    )
-    return masked_accuracy(logits, targets), loss.item()
+    return masked_accuracy(logits, targets), token_cross_entropy(logits, targets).item()
 
 
 def _test_batch(make: Callable[..., Batch], size: int, n: int, vocab_size: int, seed: int) -> Batch:
@@ -374,7 +316,8 @@ def layer_gradient_norms(model: TokenTransformer, batch: Batch) -> list[float]:
     if not isinstance(model, TokenTransformer):
         raise TypeError(f"model must be a TokenTransformer, got {type(model).__name__}")
     model.zero_grad()
-    _loss(model, *batch).backward()
+    tokens, targets = batch
+    token_cross_entropy(model(tokens), targets).backward()
     norms = [block.linear2.weight.grad.norm().item() for block in model.blocks]
     model.zero_grad()
     return norms
