@@ -88,13 +88,6 @@ def test_attention_vote_temperature_limits() -> None:
     assert torch.allclose(flat, counts, atol=1e-4)
 
 
-def test_masked_accuracy_ignores_unscored() -> None:
-    logits = torch.zeros(1, 3, 4)
-    logits[0, 0, 1] = logits[0, 1, 2] = logits[0, 2, 3] = 1.0
-    targets = torch.tensor([[1, -100, 0]])
-    assert db.masked_accuracy(logits, targets) == 0.5
-
-
 def tiny_config() -> dict:
     config = copy.deepcopy(db.CONFIG)
     for name in ("induction", "reach", "mqar"):
@@ -270,7 +263,6 @@ BAD_INPUT = [
         "tokens and targets",
     ),
     (input_gradient_norms, (None, 4), {}, TypeError, "AttentionOnlyTransformer"),
-    (db.masked_accuracy, (torch.zeros(2, 3), torch.zeros(2, 3)), {}, ValueError, "logits"),
     (
         db.masked_accuracy,
         (torch.zeros(1, 2, 3), torch.full((1, 2), -100)),

@@ -7,11 +7,10 @@ import torch
 from torch import nn
 
 from attnbook.data.induction import make_lag_copy_batch
-from attnbook.experiments.depth_breadth import masked_accuracy
 from attnbook.experiments.transformer import previous_token_batch
 from attnbook.models.attention_only import AttentionOnlyTransformer
 from attnbook.models.transformer import TokenTransformer
-from attnbook.train import count_parameters, fit, seed_everything, train_steps
+from attnbook.train import count_parameters, fit, masked_accuracy, seed_everything, train_steps
 
 
 def test_module_and_its_parameters_count_the_same() -> None:
@@ -132,3 +131,17 @@ def test_train_steps_names_bad_settings(kwargs, error, match) -> None:
 def test_train_steps_needs_a_callable_batch_maker() -> None:
     with pytest.raises(TypeError, match="callable"):
         train_steps(nn.Linear(1, 1), None, steps=1, lr=1.0)
+
+
+def test_masked_accuracy_ignores_unscored() -> None:
+    logits = torch.zeros(1, 3, 4)
+    logits[0, 0, 1] = logits[0, 1, 2] = logits[0, 2, 3] = 1.0
+    targets = torch.tensor([[1, -100, 0]])
+    assert masked_accuracy(logits, targets) == 0.5
+
+
+def test_masked_accuracy_names_bad_shapes() -> None:
+    with pytest.raises(ValueError, match="logits"):
+        masked_accuracy(torch.zeros(2, 3), torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="no scored position"):
+        masked_accuracy(torch.zeros(2, 3, 4), torch.full((2, 3), -100))

@@ -10,13 +10,13 @@ from torch import nn
 
 from attnbook.experiments.transformer import (
     IGNORE_INDEX,
-    masked_accuracy,
     neighbour_pair_batch,
     neighbour_sum_batch,
     previous_token_batch,
 )
 from attnbook.models.transformer import POSITIONS, TokenTransformer, TransformerBlock
 from attnbook.positions import alibi_bias
+from attnbook.train import masked_accuracy
 
 
 def _x(*shape: int, seed: int = 0) -> torch.Tensor:

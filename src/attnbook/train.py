@@ -20,6 +20,7 @@ __all__ = [
     "count_parameters",
     "evaluate",
     "fit",
+    "masked_accuracy",
     "seed_everything",
     "train_steps",
 ]
@@ -157,6 +158,19 @@ def fit(
         bar.set_postfix(loss=f"{record['batch_loss']:.3f}")
     model.eval()
     return history
+
+
+def masked_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Accuracy of logits (B, T, V) on targets (B, T), counting only targets != -100."""
+    if logits.dim() != 3 or logits.shape[:2] != targets.shape:
+        raise ValueError(
+            f"logits must be (B, T, V) and targets (B, T), got {tuple(logits.shape)} and "
+            f"{tuple(targets.shape)}"
+        )
+    scored = targets != IGNORE_INDEX
+    if not bool(scored.any()):
+        raise ValueError("targets has no scored position (all are -100)")
+    return (logits.argmax(dim=-1)[scored] == targets[scored]).float().mean().item()
 
 
 def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from attnbook.data.focus import make_exact_lookup, make_noisy_vote
-from attnbook.data.induction import IGNORE_INDEX, make_induction_batch
+from attnbook.data.induction import make_induction_batch
 from attnbook.data.reach import make_first_token_batch
 from attnbook.data.recall import make_mqar_batch, mqar_length
 from attnbook.experiments import fingerprint
@@ -36,7 +36,7 @@ from attnbook.models.attention_only import (
 )
 from attnbook.results import RESULTS_DIR
 from attnbook.seeding import torch_generator
-from attnbook.train import count_parameters, seed_everything, train_steps
+from attnbook.train import count_parameters, masked_accuracy, seed_everything, train_steps
 
 __all__ = [
     "CONFIG",
@@ -46,7 +46,6 @@ __all__ = [
     "count_parameters",
     "focus_sweep",
     "main",
-    "masked_accuracy",
     "merge_report",
     "run_all",
     "run_induction",
@@ -163,19 +162,6 @@ def spread_interval(values: Sequence[float], *, floor: float = 0.0) -> tuple[flo
     low, high = float(min(values)), float(max(values))
     margin = max(high - low, floor)
     return low - margin, high + margin
-
-
-def masked_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """Accuracy of logits (B, T, V) on targets (B, T), counting only targets != -100."""
-    if logits.dim() != 3 or logits.shape[:2] != targets.shape:
-        raise ValueError(
-            f"logits must be (B, T, V) and targets (B, T), got {tuple(logits.shape)} and "
-            f"{tuple(targets.shape)}"
-        )
-    scored = targets != IGNORE_INDEX
-    if not bool(scored.any()):
-        raise ValueError("targets has no scored position (all are -100)")
-    return (logits.argmax(dim=-1)[scored] == targets[scored]).float().mean().item()
 
 
 def _evaluate(model: nn.Module, batch: Batch) -> float:

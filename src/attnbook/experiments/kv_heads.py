@@ -20,11 +20,10 @@ import torch
 
 from attnbook.data.recall import make_mqar_batch, mqar_length
 from attnbook.experiments import fingerprint
-from attnbook.experiments.depth_breadth import masked_accuracy
 from attnbook.models.gpt import TinyGPT
 from attnbook.results import RESULTS_DIR
 from attnbook.seeding import seed_everything, torch_generator
-from attnbook.train import train_steps
+from attnbook.train import masked_accuracy, train_steps
 
 __all__ = [
     "CONFIG",

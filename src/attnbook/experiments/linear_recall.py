@@ -22,10 +22,9 @@ from tqdm import tqdm
 from attnbook.checks import require_positive_int
 from attnbook.data.recall import make_mqar_batch, mqar_length
 from attnbook.efficient import MIXERS, CausalAttentionLM
-from attnbook.experiments.depth_breadth import masked_accuracy
 from attnbook.results import RESULTS_DIR
 from attnbook.seeding import seed_everything, torch_generator
-from attnbook.train import train_steps
+from attnbook.train import masked_accuracy, train_steps
 
 __all__ = ["CONFIG", "DEFAULT_OUT", "main", "run_all", "run_recall"]
 

@@ -31,7 +31,7 @@ from attnbook.checks import require_positive_int
 from attnbook.models.transformer import POSITIONS, TokenTransformer, TransformerBlock
 from attnbook.results import RESULTS_DIR
 from attnbook.seeding import manual_seed, torch_generator
-from attnbook.train import IGNORE_INDEX, token_cross_entropy, train_steps
+from attnbook.train import IGNORE_INDEX, masked_accuracy, token_cross_entropy, train_steps
 
 __all__ = [
     "ABLATIONS",
@@ -42,7 +42,6 @@ __all__ = [
     "layer_gradient_norms",
     "layer_times",
     "main",
-    "masked_accuracy",
     "neighbour_pair_batch",
     "neighbour_sum_batch",
     "previous_token_batch",
@@ -156,19 +155,6 @@ def neighbour_sum_batch(batch: int, n: int, vocab_size: int, generator: torch.Ge
     targets = torch.full_like(tokens, IGNORE_INDEX)
     targets[:, 1:-1] = (tokens[:, :-2] + tokens[:, 2:]) % vocab_size
     return tokens, targets
-
-
-def masked_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """Accuracy of logits (B, n, C) on targets (B, n), counting only targets != -100."""
-    if logits.dim() != 3 or logits.shape[:2] != targets.shape:
-        raise ValueError(
-            f"logits must be (B, n, C) and targets (B, n), got {tuple(logits.shape)} and "
-            f"{tuple(targets.shape)}"
-        )
-    scored = targets != IGNORE_INDEX
-    if not bool(scored.any()):
-        raise ValueError("targets has no scored position (all are -100)")
-    return (logits.argmax(dim=-1)[scored] == targets[scored]).float().mean().item()
 
 
 @torch.no_grad()
