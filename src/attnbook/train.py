@@ -128,10 +128,7 @@ def fit(
     if not isinstance(train_metrics, bool):
         raise TypeError(f"train_metrics must be a bool, got {type(train_metrics).__name__}")
 
-    def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
-
-    loss_fn = cross_entropy if loss_fn is None else loss_fn
+    loss_fn = token_cross_entropy if loss_fn is None else loss_fn
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch_generator(seed)
     history = History()

@@ -8,10 +8,9 @@ from __future__ import annotations
 import torch
 
 from attnbook.checks import require_positive_int
+from attnbook.train import IGNORE_INDEX
 
 __all__ = ["IGNORE_INDEX", "make_induction_batch", "make_lag_copy_batch"]
-
-IGNORE_INDEX = -100
 
 
 def _check_generator(generator: object) -> None:

@@ -18,6 +18,7 @@ from torch import nn
 
 from attnbook.attention import MultiHeadAttention, causal_mask
 from attnbook.checks import require_positive_int
+from attnbook.train import IGNORE_INDEX
 
 __all__ = [
     "IGNORE_INDEX",
@@ -26,9 +27,6 @@ __all__ = [
     "SASRec",
     "next_item_targets",
 ]
-
-IGNORE_INDEX = -100
-"""Target value that cross-entropy ignores (padding positions)."""
 
 
 def _check_item_ids(name: str, items: torch.Tensor, num_items: int) -> None:
