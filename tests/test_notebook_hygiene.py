@@ -141,3 +141,22 @@ def test_exercise_titles_are_plain_text(path: Path):
     for cell in nbformat.read(path, as_version=4).cells:
         for title in re.findall(r"^```\{exercise\} (.*)$", cell.source, flags=re.M):
             assert not re.search(r"[$\\]|\w_\w", title), f"{path.name}: exercise title {title!r}"
+
+
+def _sanitize(text: str) -> str:
+    """Apply tools/nbval_sanitize.cfg's patterns as nbval does (re.sub, in file order)."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "tools" / "nbval_sanitize.cfg")
+    for section in config.sections():
+        text = re.sub(config[section]["regex"], config[section]["replace"], text)
+    return text
+
+
+def test_compared_outputs_ignore_the_last_bits_of_a_float():
+    """Two reprs of one float that differ only past 8 decimals compare equal; 1e-6 does not."""
+    assert _sanitize("0.9442756020713345") == _sanitize("0.9442756020713347")
+    assert _sanitize("x = 12.5000000001 at 0x7f3a") == _sanitize("x = 12.5000000003 at 0x1b2c")
+    assert _sanitize("0.944276") != _sanitize("0.944277")
+    assert _sanitize("0.94427560") != _sanitize("0.94427570")
