@@ -1,4 +1,4 @@
-"""Tests for chapter 2b's models and experiment: attention-only transformers, receptive fields, the grid."""
+"""Tests for chapter 2b's attention-only transformer and its experiment (the vote readout, the grid)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,8 @@ import torch
 
 from attnbook.data.focus import make_exact_lookup
 from attnbook.experiments import depth_breadth as db
-from attnbook.measures import receptive_field
-from attnbook.models.attention_only import (
-    AttentionOnlyTransformer,
-    attention_vote,
-    gradient_receptive_field,
-    induction_score,
-    input_gradient_norms,
-    previous_token_score,
-)
+from attnbook.experiments.depth_breadth import attention_vote
+from attnbook.models.attention_only import AttentionOnlyTransformer
 
 
 def test_forward_shapes_and_stored_attention() -> None:
@@ -41,39 +34,6 @@ def test_window_attention_stays_in_window() -> None:
     outside = (offsets < 0) | (offsets >= 3)
     for weights in model.last_weights:
         assert (weights[..., outside] == 0).all()
-
-
-@pytest.mark.parametrize("layers", [1, 2, 3, 4])
-@pytest.mark.parametrize("window", [1, 2, 3, 5, 7])
-def test_gradient_receptive_field_matches_formula(layers: int, window: int) -> None:
-    model = AttentionOnlyTransformer(6, 40, d_model=8, num_layers=layers, window=window)
-    assert gradient_receptive_field(model, 40) == receptive_field(layers, window)
-
-
-def test_gradient_receptive_field_full_causal_and_early_position() -> None:
-    model = AttentionOnlyTransformer(6, 30, d_model=8, num_layers=2)
-    assert gradient_receptive_field(model, 30) == 30
-    windowed = AttentionOnlyTransformer(6, 30, d_model=8, num_layers=3, window=4)
-    assert gradient_receptive_field(windowed, 30, position=5) == 6  # clipped by the sequence start
-
-
-def test_input_gradient_norms_zero_outside_reach() -> None:
-    model = AttentionOnlyTransformer(6, 20, d_model=8, num_layers=2, window=3)
-    norms = input_gradient_norms(model, 20)
-    assert norms.shape == (20,)
-    assert (norms[:15] == 0).all() and (norms[15:] > 0).all()
-
-
-def test_previous_token_and_induction_scores() -> None:
-    tokens = torch.tensor([[5, 1, 2, 5, 1]])
-    targets = torch.tensor([[-100, -100, -100, 1, -100]])
-    weights = torch.zeros(1, 2, 5, 5)
-    weights[0, 0, 0, 0] = 1.0
-    weights[0, 0, torch.arange(1, 5), torch.arange(0, 4)] = 1.0  # head 0: previous token
-    weights[0, 1] = torch.eye(5)
-    weights[0, 1, 3] = torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0])  # head 1: after the earlier 5
-    assert torch.allclose(previous_token_score(weights), torch.tensor([1.0, 0.0]))
-    assert torch.allclose(induction_score(weights, tokens, targets), torch.tensor([0.0, 1.0]))
 
 
 def test_attention_vote_temperature_limits() -> None:
@@ -210,21 +170,6 @@ BAD_INPUT = [
         ValueError,
         "token ids",
     ),
-    (gradient_receptive_field, ("model", 4), {}, TypeError, "AttentionOnlyTransformer"),
-    (
-        lambda: gradient_receptive_field(AttentionOnlyTransformer(5, 4), 8),
-        (),
-        {},
-        ValueError,
-        "max_len",
-    ),
-    (
-        lambda: gradient_receptive_field(AttentionOnlyTransformer(5, 4), 4, position=4),
-        (),
-        {},
-        ValueError,
-        "position",
-    ),
     (
         attention_vote,
         (torch.zeros(2, 3, 4), torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 5), 2, 1.0),
@@ -253,16 +198,6 @@ BAD_INPUT = [
         ValueError,
         "temperature",
     ),
-    (previous_token_score, (torch.zeros(2, 3, 4),), {}, ValueError, r"\(B, H, T, T\)"),
-    (previous_token_score, (torch.zeros(1, 1, 4, 4, dtype=torch.long),), {}, TypeError, "float"),
-    (
-        induction_score,
-        (torch.zeros(1, 1, 4, 4), torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3)),
-        {},
-        ValueError,
-        "tokens and targets",
-    ),
-    (input_gradient_norms, (None, 4), {}, TypeError, "AttentionOnlyTransformer"),
     (
         db.masked_accuracy,
         (torch.zeros(1, 2, 3), torch.full((1, 2), -100)),

@@ -1,4 +1,5 @@
-"""Tests for attnbook.measures: entropy, span, distance, receptive field, reachability, heads."""
+"""Tests for attnbook.measures: entropy, span, distance, receptive field, reachability, heads,
+previous-token and induction scores, gradient receptive fields."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ from attnbook.attention import causal_mask, window_mask
 from attnbook.measures import (
     attention_entropy,
     effective_span,
+    gradient_receptive_field,
     head_importance,
+    induction_score,
+    input_gradient_norms,
     mean_attention_distance,
     normalized_entropy,
+    previous_token_score,
     reachability,
     receptive_field,
 )
+from attnbook.models.attention_only import AttentionOnlyTransformer
 
 
 def test_entropy_limits_one_hot_and_uniform() -> None:
@@ -151,3 +157,71 @@ BAD_INPUTS = [
 def test_bad_inputs(function, args, error, fragment) -> None:
     with pytest.raises(error, match=re.escape(fragment)):
         function(*args)
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+@pytest.mark.parametrize("window", [1, 2, 3, 5, 7])
+def test_gradient_receptive_field_matches_formula(layers: int, window: int) -> None:
+    model = AttentionOnlyTransformer(6, 40, d_model=8, num_layers=layers, window=window)
+    assert gradient_receptive_field(model, 40) == receptive_field(layers, window)
+
+
+def test_gradient_receptive_field_full_causal_and_early_position() -> None:
+    model = AttentionOnlyTransformer(6, 30, d_model=8, num_layers=2)
+    assert gradient_receptive_field(model, 30) == 30
+    windowed = AttentionOnlyTransformer(6, 30, d_model=8, num_layers=3, window=4)
+    assert gradient_receptive_field(windowed, 30, position=5) == 6  # clipped by the sequence start
+
+
+def test_input_gradient_norms_zero_outside_reach() -> None:
+    model = AttentionOnlyTransformer(6, 20, d_model=8, num_layers=2, window=3)
+    norms = input_gradient_norms(model, 20)
+    assert norms.shape == (20,)
+    assert (norms[:15] == 0).all() and (norms[15:] > 0).all()
+
+
+def test_previous_token_and_induction_scores() -> None:
+    tokens = torch.tensor([[5, 1, 2, 5, 1]])
+    targets = torch.tensor([[-100, -100, -100, 1, -100]])
+    weights = torch.zeros(1, 2, 5, 5)
+    weights[0, 0, 0, 0] = 1.0
+    weights[0, 0, torch.arange(1, 5), torch.arange(0, 4)] = 1.0  # head 0: previous token
+    weights[0, 1] = torch.eye(5)
+    weights[0, 1, 3] = torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0])  # head 1: after the earlier 5
+    assert torch.allclose(previous_token_score(weights), torch.tensor([1.0, 0.0]))
+    assert torch.allclose(induction_score(weights, tokens, targets), torch.tensor([0.0, 1.0]))
+
+
+MODEL_BAD_INPUTS = [
+    (gradient_receptive_field, ("model", 4), {}, TypeError, "AttentionOnlyTransformer"),
+    (
+        lambda: gradient_receptive_field(AttentionOnlyTransformer(5, 4), 8),
+        (),
+        {},
+        ValueError,
+        "max_len",
+    ),
+    (
+        lambda: gradient_receptive_field(AttentionOnlyTransformer(5, 4), 4, position=4),
+        (),
+        {},
+        ValueError,
+        "position",
+    ),
+    (previous_token_score, (torch.zeros(2, 3, 4),), {}, ValueError, r"\(B, H, T, T\)"),
+    (previous_token_score, (torch.zeros(1, 1, 4, 4, dtype=torch.long),), {}, TypeError, "float"),
+    (
+        induction_score,
+        (torch.zeros(1, 1, 4, 4), torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3)),
+        {},
+        ValueError,
+        "tokens and targets",
+    ),
+    (input_gradient_norms, (None, 4), {}, TypeError, "AttentionOnlyTransformer"),
+]
+
+
+@pytest.mark.parametrize(("fn", "args", "kwargs", "error", "fragment"), MODEL_BAD_INPUTS)
+def test_bad_inputs_of_the_score_and_gradient_measures(fn, args, kwargs, error, fragment) -> None:
+    with pytest.raises(error, match=fragment):
+        fn(*args, **kwargs)

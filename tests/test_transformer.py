@@ -14,7 +14,10 @@ from attnbook.experiments.transformer import (
     neighbour_sum_batch,
     previous_token_batch,
 )
+from attnbook.models.sasrec import SASRec
+from attnbook.models.small_transformer import TinyTransformerClassifier
 from attnbook.models.transformer import POSITIONS, TokenTransformer, TransformerBlock
+from attnbook.models.vit import TinyViT
 from attnbook.positions import alibi_bias
 from attnbook.train import masked_accuracy
 
@@ -185,6 +188,21 @@ def test_token_transformer_bad_inputs():
         TokenTransformer(5, 3, d_model=6, n_heads=2, positions="rope")
 
 
+def test_attention_dropout_defaults_to_dropout_and_can_be_switched_off():
+    """attention_dropout=None drops attention weights at `dropout`, 0.0 leaves them whole."""
+    assert TransformerBlock(8, 2, 16, dropout=0.3).attention_dropout.p == 0.3
+    x = torch.randn(2, 5, 8)
+    torch.manual_seed(0)
+    whole = TransformerBlock(8, 2, 16, attention_dropout=0.0).train()
+    torch.manual_seed(0)
+    dropped = TransformerBlock(8, 2, 16, attention_dropout=0.5).train()
+    reference = whole.eval()(x)
+    assert torch.equal(whole.train()(x), reference)  # no dropout anywhere: train = eval
+    torch.manual_seed(1)
+    assert not torch.allclose(dropped(x), reference)  # same weights, attention weights dropped
+    assert torch.equal(dropped.eval()(x), reference)
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "match"),
     [
@@ -195,6 +213,7 @@ def test_token_transformer_bad_inputs():
         ((32, 4, 64), {"activation": "tanh"}, ValueError, "activation"),
         ((32, 4, 64), {"dropout": 1.0}, ValueError, "dropout"),
         ((32, 4, 64), {"dropout": "0.1"}, TypeError, "dropout"),
+        ((32, 4, 64), {"attention_dropout": -0.1}, ValueError, "attention_dropout"),
         ((32, 4, 64), {"causal": 1}, TypeError, "causal"),
         ((32, 4, 64), {"norm_first": None}, TypeError, "norm_first"),
     ],
@@ -250,3 +269,23 @@ def test_tasks():
         neighbour_pair_batch(4, 2, 5, g)
     with pytest.raises(ValueError):
         masked_accuracy(torch.zeros(2, 3, 4), torch.full((2, 3), IGNORE_INDEX))
+
+
+@pytest.mark.parametrize(
+    ("build", "activation", "d_ff", "dropout", "attention_dropout"),
+    [
+        (lambda: SASRec(10, 6, d_model=16, num_heads=2, dropout=0.2), "relu", 16, 0.2, 0.0),
+        (lambda: TinyViT(d_model=16, num_heads=2, mlp_dim=40, dropout=0.1), "gelu", 40, 0.1, 0.0),
+        (lambda: TinyTransformerClassifier(30, 2, d_model=16), "gelu", 32, 0.0, 0.0),
+    ],
+)
+def test_the_books_pre_norm_models_share_this_block(
+    build, activation, d_ff, dropout, attention_dropout
+):
+    """SASRec (7c), the ViT (7b) and 9d's classifier are stacks of TransformerBlock, pre-LN."""
+    blocks = build().blocks
+    assert len(blocks) == 2
+    for block in blocks:
+        assert isinstance(block, TransformerBlock) and block.norm_first and not block.causal
+        assert (block.activation, block.d_ff) == (activation, d_ff)
+        assert (block.dropout.p, block.attention_dropout.p) == (dropout, attention_dropout)

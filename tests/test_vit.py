@@ -7,11 +7,11 @@ import re
 import pytest
 import torch
 
+from attnbook.models.transformer import TransformerBlock
 from attnbook.models.vit import (
     DigitCNN,
     PixelMLP,
     TinyViT,
-    ViTBlock,
     count_parameters,
     patchify,
     training_step_flops,
@@ -50,10 +50,12 @@ def test_vit_without_positions_is_permutation_invariant() -> None:
     assert torch.allclose(model(images), model(shuffled), atol=1e-5)
 
 
-def test_block_and_mlp_and_count() -> None:
-    block = ViTBlock(8, 2, 16)
-    out, weights = block(torch.rand(2, 5, 8))
-    assert out.shape == (2, 5, 8) and weights.shape == (2, 2, 5, 5)
+def test_blocks_are_the_books_transformer_block_and_mlp_and_count() -> None:
+    model = TinyViT(d_model=8, num_heads=2, num_layers=2, mlp_dim=16, dropout=0.1)
+    for block in model.blocks:
+        assert isinstance(block, TransformerBlock) and block.norm_first
+        assert (block.activation, block.d_ff, block.dropout.p) == ("gelu", 16, 0.1)
+        assert block.attention_dropout.p == 0.0  # ViT drops hidden units, not attention weights
     mlp = PixelMLP(64, 10, 10)
     assert mlp(torch.rand(4, 8, 8)).shape == (4, 10)
     assert count_parameters(mlp) == 64 * 10 + 10 + 10 * 10 + 10 + 10 * 10 + 10
@@ -84,7 +86,7 @@ BAD_INPUTS = [
     (TinyViT, (8, 2, 10, 30, 4), ValueError, "divisible by num_heads"),
     (lambda: TinyViT()(torch.zeros(2, 6, 6)), (), ValueError, "8×8"),
     (lambda: PixelMLP(64)(torch.zeros(2, 7, 7)), (), ValueError, "64 values"),
-    (ViTBlock, (8, 2, 16, 1.5), ValueError, "dropout"),
+    (lambda: TinyViT(dropout=1.5), (), ValueError, "dropout"),
     (count_parameters, ("model",), TypeError, "nn.Module"),
 ]
 

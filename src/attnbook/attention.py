@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from attnbook.checks import (
+    require_divisible,
     require_finite,
     require_float_tensor,
     require_min_dims,
@@ -303,8 +304,7 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         require_positive_int("d_model", d_model)
         require_positive_int("num_heads", num_heads)
-        if d_model % num_heads != 0:
-            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        require_divisible("d_model", d_model, "num_heads", num_heads)
         self.d_model = d_model
         self.num_heads = num_heads
         self.d_head = d_model // num_heads

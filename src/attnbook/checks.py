@@ -7,6 +7,7 @@ import math
 import torch
 
 __all__ = [
+    "require_divisible",
     "require_finite",
     "require_float_tensor",
     "require_min_dims",
@@ -52,6 +53,15 @@ def require_positive(name: str, value: float) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return float(value)
+
+
+def require_divisible(name: str, value: int, divisor_name: str, divisor: int) -> None:
+    """Raise ValueError naming both unless the int `value` is a multiple of `divisor` (>= 1)."""
+    if value % divisor:
+        raise ValueError(
+            f"{name} = {value} is not divisible by {divisor_name} = {divisor} "
+            f"({value} / {divisor} = {value / divisor:g})"
+        )
 
 
 def require_positive_int(name: str, value: object) -> int:

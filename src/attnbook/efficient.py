@@ -27,6 +27,7 @@ from torch import nn
 
 from attnbook.attention import check_mask, check_qkv, masked_softmax, score_scale, window_band
 from attnbook.checks import (
+    require_divisible,
     require_float_tensor,
     require_positive,
     require_positive_int,
@@ -378,8 +379,7 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         require_positive_int("d_model", d_model)
         require_positive_int("num_heads", num_heads)
-        if d_model % num_heads != 0:
-            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        require_divisible("d_model", d_model, "num_heads", num_heads)
         if mixer not in MIXERS:
             raise ValueError(f"unknown mixer {mixer!r}; known: {', '.join(MIXERS)}")
         self.d_model, self.num_heads, self.mixer = d_model, num_heads, mixer

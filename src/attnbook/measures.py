@@ -2,8 +2,10 @@
 
 Breadth of one attention row: its entropy, its effective span exp(entropy), its entropy
 normalised to [0, 1], the mean distance it looks back. Depth: how far information travels
-through stacked masked layers (receptive field, reachability). Heads: how much each head
-matters, by ablation (Michel et al., 2019).
+through stacked masked layers (receptive field, reachability), and measured through an
+attention-only model by input gradients (gradient_receptive_field). Heads: how much each head
+matters, by ablation (Michel et al., 2019), and what a head does: its previous-token and
+induction scores (Olsson et al., 2022).
 """
 
 from __future__ import annotations
@@ -14,13 +16,20 @@ from collections.abc import Callable
 import torch
 
 from attnbook.checks import require_float_tensor, require_positive_int
+from attnbook.models.attention_only import AttentionOnlyTransformer
+from attnbook.seeding import torch_generator
+from attnbook.train import IGNORE_INDEX
 
 __all__ = [
     "attention_entropy",
     "effective_span",
+    "gradient_receptive_field",
     "head_importance",
+    "induction_score",
+    "input_gradient_norms",
     "mean_attention_distance",
     "normalized_entropy",
+    "previous_token_score",
     "reachability",
     "receptive_field",
 ]
@@ -167,3 +176,78 @@ def head_importance(
             ablated[head] = 0.0
             importance[head] = loss_with_gates(ablated).reshape(()) - base.reshape(())
     return importance
+
+
+def _check_square_weights(weights: torch.Tensor) -> None:
+    """Raise unless weights is a float (B, H, T, T) attention tensor."""
+    require_float_tensor("weights", weights)
+    if weights.dim() != 4 or weights.shape[-1] != weights.shape[-2]:
+        raise ValueError(f"weights must have shape (B, H, T, T), got {tuple(weights.shape)}")
+
+
+def previous_token_score(weights: torch.Tensor) -> torch.Tensor:
+    """Mean attention each head puts on the previous position: weights (B, H, T, T) -> (H,)."""
+    _check_square_weights(weights)
+    if weights.shape[-1] < 2:
+        raise ValueError(f"need at least 2 positions, got weights {tuple(weights.shape)}")
+    return weights.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, 2))
+
+
+def induction_score(
+    weights: torch.Tensor, tokens: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """Mean attention, at scored positions, on keys that follow an earlier copy of the current token: (H,).
+
+    weights (B, H, T, T), tokens and targets (B, T) with IGNORE_INDEX (-100) at unscored positions; key j
+    counts if tokens[j - 1] equals the query's current token.
+    """
+    _check_square_weights(weights)
+    if tokens.shape != weights.shape[:1] + weights.shape[2:3] or targets.shape != tokens.shape:
+        raise ValueError(
+            f"tokens and targets must be (B, T) = {(weights.shape[0], weights.shape[2])}, got "
+            f"{tuple(tokens.shape)} and {tuple(targets.shape)}"
+        )
+    previous = torch.nn.functional.pad(tokens[:, :-1], (1, 0), value=-1)  # tokens[j - 1]
+    follows = previous[:, None, :] == tokens[:, :, None]  # (B, T_query, T_key)
+    mass = (weights * follows[:, None]).sum(dim=-1)  # (B, H, T)
+    scored = targets != IGNORE_INDEX
+    if not bool(scored.any()):
+        raise ValueError(f"targets has no scored position (all are {IGNORE_INDEX})")
+    return mass.permute(1, 0, 2)[:, scored].mean(dim=1)
+
+
+def input_gradient_norms(
+    model: AttentionOnlyTransformer, length: int, *, position: int | None = None, seed: int = 0
+) -> torch.Tensor:
+    """|d output[position] / d input[j]| for every input position j: returns (T,) of L2 norms.
+
+    The output is a fixed random projection of the logits at `position` (default last) for a
+    random token sequence; a zero entry means input j cannot influence that output.
+    """
+    if not isinstance(model, AttentionOnlyTransformer):
+        raise TypeError(f"model must be an AttentionOnlyTransformer, got {type(model).__name__}")
+    require_positive_int("length", length)
+    if length > model.max_len:
+        raise ValueError(f"length={length} exceeds the model's max_len={model.max_len}")
+    position = length - 1 if position is None else position
+    if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < length:
+        raise ValueError(f"position must be an int in [0, {length}), got {position!r}")
+    generator = torch_generator(seed)
+    tokens = torch.randint(0, model.vocab_size, (1, length), generator=generator)
+    x = model.embed(tokens).detach().requires_grad_(True)
+    probe = torch.randn(model.vocab_size, generator=generator)
+    (model.forward_embeddings(x)[0, position] @ probe).backward()
+    return x.grad[0].norm(dim=-1)
+
+
+def gradient_receptive_field(
+    model: AttentionOnlyTransformer, length: int, *, position: int | None = None, seed: int = 0
+) -> int:
+    """Positions whose input reaches the output at `position` (default last), measured by gradients.
+
+    Returns position - (earliest input with a non-zero gradient) + 1, so the output's own
+    position counts as one.
+    """
+    norms = input_gradient_norms(model, length, position=position, seed=seed)
+    position = length - 1 if position is None else position
+    return position - int((norms > 0).nonzero().flatten().min()) + 1

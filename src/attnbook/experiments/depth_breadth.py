@@ -23,17 +23,20 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from attnbook.attention import scaled_dot_product_attention
+from attnbook.checks import require_float_tensor, require_positive, require_positive_int
 from attnbook.data.focus import make_exact_lookup, make_noisy_vote
 from attnbook.data.induction import make_induction_batch
 from attnbook.data.reach import make_first_token_batch
 from attnbook.data.recall import make_mqar_batch, mqar_length
 from attnbook.experiments import fingerprint
-from attnbook.measures import attention_entropy, receptive_field
-from attnbook.models.attention_only import (
-    AttentionOnlyTransformer,
-    attention_vote,
+from attnbook.measures import (
+    attention_entropy,
     gradient_receptive_field,
+    input_gradient_norms,
+    receptive_field,
 )
+from attnbook.models.attention_only import AttentionOnlyTransformer
 from attnbook.results import RESULTS_DIR
 from attnbook.seeding import torch_generator
 from attnbook.train import count_parameters, masked_accuracy, seed_everything, train_steps
@@ -42,6 +45,7 @@ __all__ = [
     "CONFIG",
     "DEFAULT_OUT",
     "FINGERPRINTED_MODULES",
+    "attention_vote",
     "code_fingerprint",
     "count_parameters",
     "focus_sweep",
@@ -142,7 +146,10 @@ def _fingerprinted() -> tuple[object, ...]:
         *functions,
         run_reach,
         run_mqar,
+        attention_vote,
         focus_sweep,
+        gradient_receptive_field,
+        input_gradient_norms,
         run_all,
         *sections,
         *FINGERPRINTED_MODULES,
@@ -284,6 +291,42 @@ def run_mqar(
         for w in model.last_weights
     ]
     return model, {"accuracy": accuracy, "entropy": entropy}
+
+
+def attention_vote(
+    keys: torch.Tensor,
+    labels: torch.Tensor,
+    queries: torch.Tensor,
+    num_classes: int,
+    temperature: float,
+) -> torch.Tensor:
+    """Class probabilities (B, C): softmax(q·kᵀ / temperature)-weighted one-hot labels of N items.
+
+    keys (B, N, d), labels (B, N) int64, queries (B, d); no learned parameters, so temperature is
+    the only knob on how many items the answer averages over.
+    """
+    require_float_tensor("keys", keys)
+    require_float_tensor("queries", queries)
+    require_positive_int("num_classes", num_classes)
+    require_positive("temperature", temperature)
+    if keys.dim() != 3 or queries.shape != (keys.shape[0], keys.shape[2]):
+        raise ValueError(
+            f"keys must be (B, N, d) and queries (B, d), got {tuple(keys.shape)} and "
+            f"{tuple(queries.shape)}"
+        )
+    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.long:
+        raise TypeError("labels must be an int64 tensor of class ids (B, N)")
+    if labels.shape != keys.shape[:2]:
+        raise ValueError(
+            f"labels must be (B, N) = {tuple(keys.shape[:2])}, got {tuple(labels.shape)}"
+        )
+    if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
+        raise ValueError(f"labels must lie in [0, {num_classes}), got max {int(labels.max())}")
+    values = nn.functional.one_hot(labels, num_classes).to(keys.dtype)
+    probs, _ = scaled_dot_product_attention(
+        queries[:, None, :], keys, values, scale=1.0, temperature=temperature
+    )
+    return probs[:, 0, :]
 
 
 def focus_sweep(cfg: dict, seed: int) -> dict[str, list[float]]:

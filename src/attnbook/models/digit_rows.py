@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from attnbook.attention import MultiHeadAttention
-from attnbook.checks import require_finite, require_positive_int
+from attnbook.checks import require_divisible, require_finite, require_positive_int
 from attnbook.data.digits import check_digit_images
 from attnbook.train import count_parameters
 
@@ -55,8 +55,7 @@ class DigitRowAttention(nn.Module):
             ("mlp_ratio", mlp_ratio),
         ):
             require_positive_int(name, value)
-        if d_model % num_heads != 0:
-            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        require_divisible("d_model", d_model, "num_heads", num_heads)
         self.num_heads = num_heads
         self.row_embed = nn.Linear(_ROW_FEATURES, d_model)
         self.position = nn.Parameter(0.1 * torch.randn(_ROWS, d_model))

@@ -16,8 +16,9 @@ from collections import Counter
 import torch
 from torch import nn
 
-from attnbook.attention import MultiHeadAttention, causal_mask
-from attnbook.checks import require_positive_int
+from attnbook.attention import causal_mask
+from attnbook.checks import require_divisible, require_positive_int
+from attnbook.models.transformer import TransformerBlock
 from attnbook.train import IGNORE_INDEX
 
 __all__ = [
@@ -58,27 +59,6 @@ def next_item_targets(histories: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return inputs, targets
 
 
-class _CausalBlock(nn.Module):
-    """Pre-norm causal self-attention block: (B, L, d) -> (B, L, d) and weights (B, h, L, L)."""
-
-    def __init__(self, d_model: int, num_heads: int, dropout: float) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(d_model)
-        self.attention = MultiHeadAttention(d_model, num_heads)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.feed_forward = nn.Sequential(
-            nn.Linear(d_model, d_model), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d_model, d_model)
-        )
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, L, d), mask (B, L, L) bool -> x (B, L, d), weights (B, heads, L, L)."""
-        mixed, weights = self.attention(self.norm1(x), mask=mask)
-        x = x + self.dropout(mixed)
-        x = x + self.dropout(self.feed_forward(self.norm2(x)))
-        return x, weights
-
-
 class SASRec(nn.Module):
     """Causal self-attention recommender: item ids (B, L) -> next-item logits (B, L, num_items)."""
 
@@ -99,6 +79,7 @@ class SASRec(nn.Module):
             ("num_layers", num_layers),
         ):
             require_positive_int(name, value)
+        require_divisible("d_model", d_model, "num_heads", num_heads)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.num_items = num_items
@@ -106,8 +87,18 @@ class SASRec(nn.Module):
         self.item_embedding = nn.Embedding(num_items + 1, d_model, padding_idx=0)  # row 0 = PAD
         self.position_embedding = nn.Embedding(max_length, d_model)
         self.dropout = nn.Dropout(dropout)
+        # pre-norm blocks with a ReLU feed-forward as wide as the model, as in Kang & McAuley;
+        # dropout on the sublayers' outputs and hidden units, not on the attention weights
         self.blocks = nn.ModuleList(
-            _CausalBlock(d_model, num_heads, dropout) for _ in range(num_layers)
+            TransformerBlock(
+                d_model,
+                num_heads,
+                d_model,
+                activation="relu",
+                dropout=dropout,
+                attention_dropout=0.0,
+            )
+            for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)
         self.output = nn.Linear(d_model, num_items)
@@ -131,9 +122,8 @@ class SASRec(nn.Module):
         mask = causal_mask(length, device=items.device)[None] & is_item[:, None, :]
         all_weights = []
         for block in self.blocks:
-            x, weights = block(x, mask)
-            x = x * is_item[..., None]
-            all_weights.append(weights)
+            x = block(x, mask) * is_item[..., None]
+            all_weights.append(block.last_weights)
         states = self.norm(x)
         return self.output(states), all_weights
 

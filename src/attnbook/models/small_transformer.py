@@ -15,8 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attnbook.attention import MultiHeadAttention, masked_softmax
-from attnbook.checks import require_float_tensor, require_positive_int
+from attnbook.attention import masked_softmax
+from attnbook.checks import require_divisible, require_float_tensor, require_positive_int
+from attnbook.models.transformer import TransformerBlock
 
 __all__ = ["AttentionPoolClassifier", "TinyTransformerClassifier"]
 
@@ -29,24 +30,6 @@ def _check_tokens(tokens: torch.Tensor, vocab_size: int, max_length: int) -> Non
         raise ValueError(f"tokens must have 1..{max_length} positions, got {tuple(tokens.shape)}")
     if bool((tokens < 0).any()) or bool((tokens >= vocab_size).any()):
         raise ValueError(f"token ids must lie in 0..{vocab_size - 1}")
-
-
-class _Block(nn.Module):
-    """Pre-norm transformer block: x (B, n, d) -> (B, n, d) and weights (B, heads, n, n)."""
-
-    def __init__(self, d_model: int, num_heads: int) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(d_model)
-        self.attn = MultiHeadAttention(d_model, num_heads)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(
-            nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model)
-        )
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        attended, weights = self.attn(self.norm1(x), mask=mask)
-        x = x + attended
-        return x + self.mlp(self.norm2(x)), weights
 
 
 class TinyTransformerClassifier(nn.Module):
@@ -73,10 +56,13 @@ class TinyTransformerClassifier(nn.Module):
             ("num_layers", num_layers),
         ):
             require_positive_int(name, value)
+        require_divisible("d_model", d_model, "num_heads", num_heads)
         self.vocab_size, self.max_length, self.cls_id = vocab_size, max_length, cls_id
         self.embed = nn.Embedding(vocab_size, d_model)
         self.pos = nn.Parameter(0.1 * torch.randn(max_length + 1, d_model))
-        self.blocks = nn.ModuleList(_Block(d_model, num_heads) for _ in range(num_layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(d_model, num_heads, 2 * d_model) for _ in range(num_layers)
+        )
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, n_classes)
 
@@ -93,8 +79,8 @@ class TinyTransformerClassifier(nn.Module):
         mask = (full != 0)[:, None, None, :]
         attentions = []
         for block in self.blocks:
-            x, weights = block(x, mask)
-            attentions.append(weights)
+            x = block(x, mask)
+            attentions.append(block.last_weights)
         return self.head(self.norm(x[:, 0])), attentions
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

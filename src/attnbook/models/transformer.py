@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from attnbook.attention import check_mask, scaled_dot_product_attention
-from attnbook.checks import require_float_tensor, require_positive_int
+from attnbook.checks import require_divisible, require_float_tensor, require_positive_int
 from attnbook.positions import alibi_bias, rotary, sinusoidal_positions
 
 __all__ = ["ACTIVATIONS", "POSITIONS", "TokenTransformer", "TransformerBlock"]
@@ -36,12 +36,22 @@ def _require_bool(name: str, value: object) -> bool:
     return value
 
 
+def _require_rate(name: str, rate: object) -> None:
+    """Raise TypeError/ValueError naming it unless rate is a number in [0, 1) (a dropout rate)."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(rate).__name__}")
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1), got {rate}")
+
+
 class TransformerBlock(nn.Module):
     """One Transformer encoder block: x (batch, n, d_model) -> (batch, n, d_model).
 
     Pre-LN (``norm_first=True``): x + Attn(LN(x)), then + FFN(LN(·)). Post-LN: LN(x + Attn(x)),
     then LN(· + FFN(·)). ``causal=True`` lets position i attend to positions <= i only.
     ``attention``, ``feed_forward``, ``residual`` and ``layer_norm`` switch a piece off (ablation).
+    ``dropout`` acts on the feed-forward's hidden units and on each sublayer's output, and (unless
+    ``attention_dropout`` says otherwise) on the attention weights, as torch's layer does.
     ``n_kv_heads`` < ``n_heads`` (a divisor) is grouped-query attention: each key/value head
     serves ``n_heads / n_kv_heads`` query heads (1 = multi-query); the default is ``n_heads``.
     After each call, ``last_weights`` holds the attention weights (batch, n_heads, n, n_k),
@@ -66,15 +76,12 @@ class TransformerBlock(nn.Module):
         residual: bool = True,
         layer_norm: bool = True,
         n_kv_heads: int | None = None,
+        attention_dropout: float | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("d_model", d_model), ("n_heads", n_heads), ("d_ff", d_ff)):
             require_positive_int(name, value)
-        if d_model % n_heads != 0:
-            raise ValueError(
-                f"d_model = {d_model} is not divisible by n_heads = {n_heads} "
-                f"({d_model} / {n_heads} = {d_model / n_heads:g})"
-            )
+        require_divisible("d_model", d_model, "n_heads", n_heads)
         n_kv_heads = (
             n_heads if n_kv_heads is None else require_positive_int("n_kv_heads", n_kv_heads)
         )
@@ -85,10 +92,9 @@ class TransformerBlock(nn.Module):
             )
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-            raise TypeError(f"dropout must be a number, got {type(dropout).__name__}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        _require_rate("dropout", dropout)
+        attention_dropout = dropout if attention_dropout is None else attention_dropout
+        _require_rate("attention_dropout", attention_dropout)
         flags = {
             "norm_first": norm_first,
             "causal": causal,
@@ -120,7 +126,7 @@ class TransformerBlock(nn.Module):
         self.linear2 = nn.Linear(d_ff, d_model)
         norm = (lambda: nn.LayerNorm(d_model, eps=layer_norm_eps)) if layer_norm else nn.Identity
         self.norm1, self.norm2 = norm(), norm()
-        self.attention_dropout = nn.Dropout(dropout)
+        self.attention_dropout = nn.Dropout(attention_dropout)
         self.dropout = nn.Dropout(dropout)
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)

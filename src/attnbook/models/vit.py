@@ -12,15 +12,14 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from attnbook.attention import MultiHeadAttention
-from attnbook.checks import require_float_tensor, require_positive_int
+from attnbook.checks import require_divisible, require_float_tensor, require_positive_int
+from attnbook.models.transformer import TransformerBlock
 from attnbook.train import count_parameters
 
 __all__ = [
     "DigitCNN",
     "PixelMLP",
     "TinyViT",
-    "ViTBlock",
     "count_parameters",
     "patchify",
     "training_step_flops",
@@ -51,33 +50,6 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     return patches.permute(0, 1, 3, 2, 4).reshape(batch, rows * cols, patch_size * patch_size)
 
 
-class ViTBlock(nn.Module):
-    """Pre-norm transformer block: tokens (B, n, d_model) -> (B, n, d_model) and weights (B, h, n, n)."""
-
-    def __init__(self, d_model: int, num_heads: int, mlp_dim: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        require_positive_int("mlp_dim", mlp_dim)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.norm1 = nn.LayerNorm(d_model)
-        self.attention = MultiHeadAttention(d_model, num_heads)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(
-            nn.Linear(d_model, mlp_dim),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(mlp_dim, d_model),
-        )
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return updated tokens (B, n, d_model) and attention weights (B, heads, n, n)."""
-        mixed, weights = self.attention(self.norm1(tokens))
-        tokens = tokens + self.dropout(mixed)
-        tokens = tokens + self.dropout(self.mlp(self.norm2(tokens)))
-        return tokens, weights
-
-
 class TinyViT(nn.Module):
     """Vision transformer: images (B, H, W) -> logits (B, num_classes); token 0 is the class token."""
 
@@ -100,6 +72,7 @@ class TinyViT(nn.Module):
             ("num_layers", num_layers),
         ):
             require_positive_int(name, value)
+        require_divisible("d_model", d_model, "num_heads", num_heads)
         if image_size % patch_size:
             raise ValueError(f"image_size {image_size} is not divisible by patch_size {patch_size}")
         self.image_size = image_size
@@ -110,8 +83,10 @@ class TinyViT(nn.Module):
         self.class_token = nn.Parameter(torch.zeros(1, 1, d_model))
         # zero start: whatever structure the positional embeddings show was learned from data
         self.position_embedding = nn.Parameter(torch.zeros(1, self.num_patches + 1, d_model))
+        # pre-norm blocks, GELU MLP; dropout on hidden units and sublayer outputs, not weights
         self.blocks = nn.ModuleList(
-            ViTBlock(d_model, num_heads, mlp_dim, dropout) for _ in range(num_layers)
+            TransformerBlock(d_model, num_heads, mlp_dim, dropout=dropout, attention_dropout=0.0)
+            for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, num_classes)
@@ -131,8 +106,8 @@ class TinyViT(nn.Module):
         tokens = torch.cat([class_tokens, tokens], dim=1) + self.position_embedding
         all_weights = []
         for block in self.blocks:
-            tokens, weights = block(tokens)
-            all_weights.append(weights)
+            tokens = block(tokens)
+            all_weights.append(block.last_weights)
         return self.head(self.norm(tokens[:, 0])), all_weights
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
