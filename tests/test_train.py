@@ -1,10 +1,11 @@
-"""attnbook.train: count_parameters, fit's per-epoch records, the step loop train_steps."""
+"""attnbook.train: count_parameters, fit (records, tuple inputs, clipping, epoch hook), train_steps."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from attnbook.data.induction import make_lag_copy_batch
 from attnbook.experiments.transformer import previous_token_batch
@@ -78,6 +79,75 @@ def test_batch_loss_is_the_mean_loss_of_the_epochs_minibatches() -> None:
 def test_train_metrics_must_be_a_bool() -> None:
     with pytest.raises(TypeError, match="train_metrics must be a bool"):
         fit(nn.Linear(2, 2), _blobs(), epochs=1, progress=False, train_metrics="no")
+
+
+class _Shift(nn.Module):
+    """A model of two arguments: logits (N, 2) = linear(x + offset), x and offset (N, 2)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(2, 2)
+
+    def forward(self, x: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        return self.linear(x + offset)
+
+
+def test_a_tuple_of_inputs_is_passed_as_the_models_arguments() -> None:
+    """fit((x, offset), y) trains _Shift exactly as fit(x + offset, y) trains its linear layer."""
+    inputs, labels = _blobs()
+    offset = torch.full_like(inputs, 0.5)
+    torch.manual_seed(0)
+    shifted = _Shift()
+    torch.manual_seed(0)
+    plain = nn.Linear(2, 2)
+    common = {"epochs": 3, "batch_size": 32, "lr": 0.1, "progress": False, "train_metrics": False}
+    tuple_history = fit(shifted, ((inputs, offset), labels), **common)
+    plain_history = fit(plain, (inputs + offset, labels), **common)
+    assert torch.equal(shifted.linear.weight, plain.weight)
+    assert tuple_history.series("batch_loss") == plain_history.series("batch_loss")
+    with pytest.raises(ValueError, match="train_metrics=False"):
+        fit(_Shift(), ((inputs, offset), labels), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="equally long"):
+        fit(_Shift(), ((inputs, offset[:5]), labels), epochs=1, progress=False, train_metrics=False)
+
+
+def test_clip_caps_every_steps_gradient_norm() -> None:
+    """With clip=c the optimiser sees gradients of norm <= c; without, these inputs give more."""
+    inputs, labels = _blobs()
+    norms: list[float] = []
+
+    def record(optimizer: torch.optim.Optimizer, *_: object) -> None:
+        grads = [p.grad.flatten() for group in optimizer.param_groups for p in group["params"]]
+        norms.append(float(torch.cat(grads).norm()))
+
+    handle = register_optimizer_step_pre_hook(record)
+    try:
+        for clip in (None, 0.25):
+            torch.manual_seed(0)
+            fit(
+                nn.Linear(2, 2),
+                (inputs * 100, labels),
+                epochs=2,
+                batch_size=16,
+                lr=0.1,
+                progress=False,
+                train_metrics=False,
+                clip=clip,
+            )
+    finally:
+        handle.remove()
+    unclipped, clipped = norms[: len(norms) // 2], norms[len(norms) // 2 :]
+    assert max(unclipped) > 1.0 and max(clipped) <= 0.25 + 1e-5
+    with pytest.raises(ValueError, match="clip"):
+        fit(nn.Linear(2, 2), _blobs(), epochs=1, progress=False, clip=0.0)
+
+
+def test_on_epoch_end_runs_after_each_epoch_with_its_number() -> None:
+    seen: list[int] = []
+    history = fit(nn.Linear(2, 2), _blobs(), epochs=3, progress=False, on_epoch_end=seen.append)
+    assert seen == [1, 2, 3] and len(history.records) == 3
+    with pytest.raises(TypeError, match="on_epoch_end"):
+        fit(nn.Linear(2, 2), _blobs(), epochs=1, progress=False, on_epoch_end="print")
 
 
 def test_train_steps_learns_lag_one_copy() -> None:

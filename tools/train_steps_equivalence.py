@@ -6,7 +6,7 @@
 
 Short runs of every experiment that trains step by step on fresh batches (chapter 2b's
 induction, reach and MQAR grids, 9e's key/value heads, 9c's linear recall, 5b's warm-up loop)
-and of chapter 6's article loop: every loss and every parameter must be equal (torch.equal).
+chapter 6's article loop and chapter 7a's epoch loop (train_seq2seq): every loss and every parameter must be equal (torch.equal).
 When they are, the refactor does not change what the committed grids computed, and their JSON
 may be restamped with the new code fingerprint instead of being re-run (say so in the commit).
 """
@@ -19,8 +19,10 @@ import sys
 import torch
 
 from attnbook.article import ArticleAttentionModel, train_article_model
+from attnbook.data.dates import make_date_train_val_test
 from attnbook.experiments import depth_breadth, kv_heads, linear_recall
 from attnbook.experiments import transformer as transformer_grid
+from attnbook.models.seq2seq import Seq2Seq, exact_match, train_seq2seq
 from attnbook.models.transformer import TokenTransformer
 from attnbook.train import seed_everything
 
@@ -63,7 +65,35 @@ def runs() -> dict[str, tuple]:
     seed_everything(1)
     model = ArticleAttentionModel()
     out["article"] = (train_article_model(model, 30, progress=False), model.state_dict())
+    out["seq2seq"] = _seq2seq_run()
     return out
+
+
+def _seq2seq_run() -> tuple:
+    """Chapter 7a's epoch loop: two epochs on 300 date pairs, validation scored after each."""
+    train, val, _, source_vocab, target_vocab = make_date_train_val_test(300, 100, 10, seed=0)
+    seed_everything(2)
+    model = Seq2Seq(len(source_vocab), len(target_vocab), 16, 24, attention=True)
+    curve: list[float] = []
+
+    def score(epoch: int) -> None:
+        curve.append(
+            exact_match(model.greedy_decode(val.sources, val.lengths, steps=10)[0], val.targets)
+        )
+
+    losses = train_seq2seq(
+        model,
+        train.sources,
+        train.lengths,
+        train.targets,
+        epochs=2,
+        batch_size=64,
+        lr=5e-3,
+        seed=3,
+        progress=False,
+        on_epoch_end=score,
+    )
+    return (losses, curve, model.state_dict())
 
 
 def _equal(a: object, b: object) -> bool:

@@ -93,9 +93,60 @@ def evaluate(
     return loss_fn(outputs, targets).item(), accuracy(outputs, targets)
 
 
+Inputs = torch.Tensor | tuple[torch.Tensor, ...]  # one input tensor, or the model's arguments
+
+
+def _rows(inputs: Inputs, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The rows `batch` (B,) of the input tensor, or of each tensor of a tuple, as model arguments."""
+    return tuple(t[batch] for t in inputs) if isinstance(inputs, tuple) else (inputs[batch],)
+
+
+def _check_fit_inputs(inputs: Inputs, targets: torch.Tensor, scored: bool) -> int:
+    """The number of training rows N; raise unless every input tensor and targets have N > 0 rows."""
+    tensors = inputs if isinstance(inputs, tuple) else (inputs,)
+    if not tensors or not all(isinstance(t, torch.Tensor) for t in tensors):
+        raise TypeError("train inputs must be a tensor (N, ...) or a non-empty tuple of tensors")
+    sizes = [len(t) for t in (*tensors, targets)]
+    if len(set(sizes)) != 1 or sizes[0] == 0:
+        shapes = [tuple(t.shape) for t in (*tensors, targets)]
+        raise ValueError(
+            f"train inputs and targets must be non-empty and equally long, got shapes {shapes}"
+        )
+    if isinstance(inputs, tuple) and scored:
+        raise ValueError(
+            "a tuple of inputs cannot be scored by fit: pass train_metrics=False and "
+            "validation=None, and score with on_epoch_end"
+        )
+    return sizes[0]
+
+
+def _train_epoch(
+    model: nn.Module,
+    train: tuple[Inputs, torch.Tensor],
+    order: torch.Tensor,
+    batch_size: int,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    clip: float | None,
+) -> float:
+    """One pass over the rows in `order` (N,), a step per minibatch; the mean minibatch loss."""
+    inputs, targets = train
+    loss_sum: torch.Tensor | float = 0.0  # summed on the loss's device: no sync per step
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        optimizer.zero_grad()
+        loss = loss_fn(model(*_rows(inputs, batch)), targets[batch])
+        loss.backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        loss_sum = loss_sum + loss.detach().double() * len(batch)
+    return float(loss_sum) / len(order)
+
+
 def fit(
     model: nn.Module,
-    train: tuple[torch.Tensor, torch.Tensor],
+    train: tuple[Inputs, torch.Tensor],
     *,
     epochs: int,
     batch_size: int = 64,
@@ -107,6 +158,8 @@ def fit(
     progress: bool = True,
     description: str = "training",
     train_metrics: bool = True,
+    clip: float | None = None,
+    on_epoch_end: Callable[[int], None] | None = None,
 ) -> History:
     """Train model on (inputs (N, ...), targets (N,)) with AdamW; return per-epoch train/val metrics.
 
@@ -114,19 +167,22 @@ def fit(
     Every epoch records `batch_loss`, the mean loss of its minibatches (in training mode);
     `train_metrics=False` skips re-scoring the whole training set in eval mode after each
     epoch (`train_loss`, `train_accuracy`), a pass that costs about as much as the epoch's
-    forward passes; it changes nothing about the training itself.
+    forward passes; it changes nothing about the training itself. `inputs` may be a tuple of
+    tensors (N, ...), passed to the model as its arguments (then loss_fn takes whatever the model
+    returns). `clip` caps the gradient norm per step; `on_epoch_end(epoch)` (from 1) runs after
+    each epoch, e.g. to score a validation split.
     """
     inputs, targets = train
-    if len(inputs) != len(targets) or len(inputs) == 0:
-        raise ValueError(
-            f"train inputs and targets must be non-empty and equally long, got "
-            f"{tuple(inputs.shape)} and {tuple(targets.shape)}"
-        )
+    n_rows = _check_fit_inputs(inputs, targets, train_metrics or validation is not None)
     require_positive_int("epochs", epochs)
     require_positive_int("batch_size", batch_size)
     require_positive("lr", lr)
+    if clip is not None:
+        require_positive("clip", clip)
     if not isinstance(train_metrics, bool):
         raise TypeError(f"train_metrics must be a bool, got {type(train_metrics).__name__}")
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError("on_epoch_end must be callable or None")
 
     loss_fn = token_cross_entropy if loss_fn is None else loss_fn
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -135,16 +191,9 @@ def fit(
     bar = tqdm(range(1, epochs + 1), desc=description, disable=not progress, leave=False)
     for epoch in bar:
         model.train()
-        order = torch.randperm(len(inputs), generator=generator)
-        loss_sum: torch.Tensor | float = 0.0  # summed on the loss's device: no sync per step
-        for start in range(0, len(inputs), batch_size):
-            batch = order[start : start + batch_size]
-            optimizer.zero_grad()
-            loss = loss_fn(model(inputs[batch]), targets[batch])
-            loss.backward()
-            optimizer.step()
-            loss_sum = loss_sum + loss.detach().double() * len(batch)
-        record = {"epoch": float(epoch), "batch_loss": float(loss_sum) / len(inputs)}
+        order = torch.randperm(n_rows, generator=generator)
+        batch_loss = _train_epoch(model, train, order, batch_size, optimizer, loss_fn, clip)
+        record = {"epoch": float(epoch), "batch_loss": batch_loss}
         if train_metrics:
             record["train_loss"], record["train_accuracy"] = evaluate(
                 model, inputs, targets, loss_fn
@@ -153,6 +202,8 @@ def fit(
             record["val_loss"], record["val_accuracy"] = evaluate(model, *validation, loss_fn)
         history.records.append(record)
         bar.set_postfix(loss=f"{record['batch_loss']:.3f}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
     model.eval()
     return history
 

@@ -17,11 +17,10 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from attnbook.attention import AdditiveScore, masked_softmax
-from attnbook.checks import require_positive, require_positive_int
-from attnbook.seeding import torch_generator
+from attnbook.checks import require_positive_int
+from attnbook.train import fit
 
 __all__ = ["Seq2Seq", "exact_match", "train_seq2seq"]
 
@@ -204,43 +203,36 @@ def train_seq2seq(
 
     Targets use ids 1.. (0 = padding is ignored by the loss). Returns the mean loss per epoch.
     `on_epoch_end(epoch)` (epoch from 1) is called after every epoch, e.g. to score a
-    validation split; one optimizer runs through all epochs.
+    validation split; one optimizer runs through all epochs. This is attnbook.train.fit with
+    the model's three inputs, gradient clipping and a loss that skips padding.
     """
     if not isinstance(model, Seq2Seq):
         raise TypeError(f"model must be a Seq2Seq, got {type(model).__name__}")
     _check_source(sources, lengths)
     if not isinstance(targets, torch.Tensor) or targets.shape[:1] != sources.shape[:1]:
         raise ValueError("targets must be a tensor (N, T) with the N of sources")
-    require_positive_int("epochs", epochs)
-    require_positive_int("batch_size", batch_size)
-    require_positive("lr", lr)
-    require_positive("clip", clip)
-    if on_epoch_end is not None and not callable(on_epoch_end):
-        raise TypeError("on_epoch_end must be callable or None")
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = torch_generator(seed)
-    losses = []
-    model.train()
-    bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
-    for epoch in bar:
-        order = torch.randperm(len(sources), generator=generator)
-        total, count = 0.0, 0
-        for start in range(0, len(sources), batch_size):
-            batch = order[start : start + batch_size]
-            logits, _ = model(sources[batch], lengths[batch], targets[batch])
-            loss = nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), targets[batch].reshape(-1), ignore_index=0
-            )
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            total += loss.item() * len(batch)
-            count += len(batch)
-        losses.append(total / count)
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        if on_epoch_end is not None:
-            on_epoch_end(epoch + 1)
-            model.train()
-    model.eval()
-    return losses
+    history = fit(
+        model,
+        ((sources, lengths, targets), targets),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        loss_fn=_teacher_forced_loss,
+        seed=seed,
+        progress=progress,
+        description=description,
+        train_metrics=False,
+        clip=clip,
+        on_epoch_end=on_epoch_end,
+    )
+    return history.series("batch_loss")
+
+
+def _teacher_forced_loss(
+    output: tuple[torch.Tensor, torch.Tensor], targets: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy of Seq2Seq's logits (B, T, V) (output[0]) on targets (B, T), 0 = padding."""
+    logits = output[0]
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=0
+    )
