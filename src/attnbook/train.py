@@ -15,6 +15,7 @@ from attnbook.seeding import seed_everything, torch_generator
 
 __all__ = [
     "IGNORE_INDEX",
+    "Batch",
     "History",
     "accuracy",
     "count_parameters",
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 IGNORE_INDEX = -100  # a target the losses skip (padding, positions with nothing to predict)
-Batch = tuple[torch.Tensor, torch.Tensor]
+Batch = tuple[torch.Tensor, torch.Tensor]  # (inputs, targets), as make_batch functions return
 
 
 def count_parameters(model: nn.Module | Iterable[nn.Parameter]) -> int:

@@ -39,7 +39,7 @@ from attnbook.measures import (
 from attnbook.models.attention_only import AttentionOnlyTransformer
 from attnbook.results import RESULTS_DIR
 from attnbook.seeding import torch_generator
-from attnbook.train import count_parameters, masked_accuracy, seed_everything, train_steps
+from attnbook.train import Batch, count_parameters, masked_accuracy, seed_everything, train_steps
 
 __all__ = [
     "CONFIG",
@@ -60,7 +60,6 @@ __all__ = [
 
 DEFAULT_OUT = RESULTS_DIR / "depth_breadth.json"
 
-Batch = tuple[torch.Tensor, torch.Tensor]
 
 CONFIG: dict = {
     "induction": {

@@ -31,7 +31,7 @@ from attnbook.checks import require_positive_int
 from attnbook.models.transformer import POSITIONS, TokenTransformer, TransformerBlock
 from attnbook.results import RESULTS_DIR
 from attnbook.seeding import manual_seed, torch_generator
-from attnbook.train import IGNORE_INDEX, masked_accuracy, token_cross_entropy, train_steps
+from attnbook.train import IGNORE_INDEX, Batch, masked_accuracy, token_cross_entropy, train_steps
 
 __all__ = [
     "ABLATIONS",
@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 DEFAULT_OUT = RESULTS_DIR / "transformer.json"
-Batch = tuple[torch.Tensor, torch.Tensor]
 
 # Which piece each ablation removes (keyword arguments of TransformerBlock).
 ABLATIONS: dict[str, dict[str, bool]] = {
