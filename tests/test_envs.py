@@ -1,12 +1,12 @@
-"""Tests for attnbook.envs (TargetPickEnv) and attnbook.models.set_policy."""
+"""Tests for attnbook.rl.envs (TargetPickEnv) and attnbook.models.set_policy."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from attnbook.envs import TargetPickEnv
 from attnbook.models.set_policy import AttentionSetPolicy, FlatSetPolicy, SharedScorerSetPolicy
+from attnbook.rl.envs import TargetPickEnv
 
 
 def test_reset_shapes_and_targets() -> None:

@@ -47,14 +47,20 @@ def _code_cells(path: Path) -> list[nbformat.NotebookNode]:
 
 
 def _text_of(cell: nbformat.NotebookNode) -> str:
-    """Everything a compared cell shows as text: streams and text/plain results."""
+    """Everything of a compared cell that nbval compares as text: streams, text/plain results
+    and glued values (myst-nb stores those as application/papermill.record/text/plain)."""
     parts = []
     for output in cell.outputs:
         if output.output_type == "stream":
             parts.append(output.text)
-        elif "data" in output and "text/plain" in output.data:
-            if not {"image/png", "image/svg+xml"} & set(output.data):
+        elif "data" in output:
+            if "text/plain" in output.data and not {"image/png", "image/svg+xml"} & set(
+                output.data
+            ):
                 parts.append(output.data["text/plain"])
+            glued = output.data.get("application/papermill.record/text/plain")
+            if glued is not None:
+                parts.append(f"\n{glued}\n")
     return "".join(parts)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,27 @@ def test_everything_public_has_a_docstring(kind: str) -> None:
             name for name, node in _functions(api_only=True) if ast.get_docstring(node) is None
         ]
     assert not missing, f"{kind} without a docstring: {missing}"
+
+
+def _layout_table_names() -> list[str]:
+    """The backticked names in the first column of CONTRIBUTING's "Package layout" table."""
+    text = (PACKAGE.parents[1] / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    section = text.split("## Package layout", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return [name for row in rows for name in re.findall(r"`([^`]+)`", row.split(" | ")[0])]
+
+
+def test_the_layout_table_names_every_module_and_nothing_else() -> None:
+    """Each top-level module and sub-package of attnbook has a row, and each row exists."""
+    names = _layout_table_names()
+    folders = {name.split("/")[0] for name in names if "/" in name}
+    modules = {name for name in names if "/" not in name}
+    present_modules = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    present_folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert present_modules - modules == set(), "modules missing from CONTRIBUTING's table"
+    assert present_folders - folders - modules == set(), "packages missing from the table"
+    # a folder's row may name its modules (`rl/` (`envs`, `policy_gradient`)): they live inside it
+    inside = {p.stem for folder in present_folders for p in (PACKAGE / folder).glob("*.py")}
+    unknown = modules - present_modules - present_folders - inside
+    assert unknown == set(), "the table names modules that do not exist"
+    assert folders - present_folders == set(), "the table names packages that do not exist"

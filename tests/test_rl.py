@@ -1,4 +1,4 @@
-"""Tests for attnbook.rl (REINFORCE) on the TargetPickEnv."""
+"""Tests for attnbook.rl.policy_gradient (REINFORCE) on the TargetPickEnv."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import re
 import pytest
 import torch
 
-from attnbook.envs import TargetPickEnv
 from attnbook.models.set_policy import AttentionSetPolicy
 from attnbook.rl import RLHistory, evaluate_policy, play, reinforce
+from attnbook.rl.envs import TargetPickEnv
 
 
 def test_play_shapes_and_random_return() -> None:

@@ -1,4 +1,4 @@
-"""Three policies for :class:`attnbook.envs.TargetPickEnv`: one attends over the set, two do not.
+"""Three policies for :class:`attnbook.rl.envs.TargetPickEnv`: one attends over the set, two do not.
 
 * :class:`AttentionSetPolicy` embeds every object with the same small network (a key) and the cue
   (a query); the logits are the scaled dot products query · key, so the policy's distribution over

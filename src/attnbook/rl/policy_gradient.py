@@ -1,4 +1,4 @@
-"""REINFORCE (Williams, 1992) for batched episodic environments such as `attnbook.envs.TargetPickEnv`.
+"""REINFORCE (Williams, 1992) for batched episodic environments such as `attnbook.rl.envs.TargetPickEnv`.
 
 For each iteration a batch of episodes is played with actions sampled from the policy; the loss
 is −Σ_t log π(a_t | s_t) · (G_t − b_t), where G_t is the reward-to-go from step t and the
@@ -15,7 +15,7 @@ from torch import nn
 from tqdm import tqdm
 
 from attnbook.checks import require_positive, require_positive_int
-from attnbook.envs import TargetPickEnv
+from attnbook.rl.envs import TargetPickEnv
 
 __all__ = ["RLHistory", "evaluate_policy", "play", "reinforce"]
 
