@@ -14,6 +14,7 @@ from attnbook.experiments.transformer import (
     neighbour_sum_batch,
     previous_token_batch,
 )
+from attnbook.models.digit_rows import DigitRowAttention
 from attnbook.models.sasrec import SASRec
 from attnbook.models.small_transformer import TinyTransformerClassifier
 from attnbook.models.transformer import POSITIONS, TokenTransformer, TransformerBlock
@@ -278,14 +279,34 @@ def test_tasks():
         (lambda: TinyViT(d_model=16, num_heads=2, mlp_dim=40, dropout=0.1), "gelu", 40, 0.1, 0.0),
         (lambda: TinyTransformerClassifier(30, 2, d_model=16), "gelu", 32, 0.0, 0.0),
     ],
+    ids=["sasrec", "vit", "tiny_transformer"],
 )
 def test_the_books_pre_norm_models_share_this_block(
     build, activation, d_ff, dropout, attention_dropout
 ):
-    """SASRec (7c), the ViT (7b) and 9d's classifier are stacks of TransformerBlock, pre-LN."""
+    """SASRec (7c), the ViT (7b) and 9d's classifier are stacks of TransformerBlock, pre-LN;
+    chapter 6's DigitRowAttention is one."""
     blocks = build().blocks
     assert len(blocks) == 2
     for block in blocks:
         assert isinstance(block, TransformerBlock) and block.norm_first and not block.causal
         assert (block.activation, block.d_ff) == (activation, d_ff)
         assert (block.dropout.p, block.attention_dropout.p) == (dropout, attention_dropout)
+    row_block = DigitRowAttention(d_model=16, mlp_ratio=3).block
+    assert isinstance(row_block, TransformerBlock) and (row_block.d_ff, row_block.norm_first) == (
+        48,
+        True,
+    )
+
+
+@pytest.mark.parametrize("rotary", [False, True])
+def test_queries_and_keys_give_the_weights_the_block_uses(rotary: bool):
+    """softmax(q kᵀ / √d_head) from queries_and_keys(norm1(x)) is the block's last_weights."""
+    torch.manual_seed(0)
+    block = TransformerBlock(16, 4, 32, rotary=rotary, n_kv_heads=4).eval()
+    x = torch.randn(2, 6, 16)
+    block(x)
+    q, k = block.queries_and_keys(block.norm1(x))
+    assert q.shape == k.shape == (2, 4, 6, 4)
+    weights = torch.softmax(q @ k.transpose(-2, -1) / 2.0, dim=-1)
+    torch.testing.assert_close(weights, block.last_weights)

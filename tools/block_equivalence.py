@@ -4,9 +4,9 @@
     python tools/block_equivalence.py save after.pt      # on the new code, same machine
     python tools/block_equivalence.py compare before.pt after.pt
 
-Builds SASRec (7c), TinyViT (7b) and TinyTransformerClassifier (9d) from one seed, trains each
-for a few Adam steps with dropout on, and keeps the losses, the attention weights of a final
-evaluation and every parameter. A refactor may rename parameters and register them in another
+Builds SASRec (7c), TinyViT (7b), TinyTransformerClassifier (9d) and DigitRowAttention (6),
+each from one seed, trains each for a few Adam steps with dropout on, and keeps the losses,
+the attention weights of a final evaluation and every parameter. A refactor may rename parameters and register them in another
 order (LayerNorms after the projections), so parameters are compared as a sorted collection of
 (shape, bytes). When all are equal, the refactor changes nothing a chapter computes.
 """
@@ -18,6 +18,7 @@ import sys
 import torch
 from torch import nn
 
+from attnbook.models.digit_rows import DigitRowAttention
 from attnbook.models.sasrec import SASRec
 from attnbook.models.small_transformer import TinyTransformerClassifier
 from attnbook.models.vit import TinyViT
@@ -74,6 +75,15 @@ def runs() -> dict[str, tuple]:
     model.eval()
     weights = model.forward_with_attention(tokens)[1]
     out["tiny_transformer"] = (losses, [w.detach() for w in weights], list(model.parameters()))
+
+    torch.manual_seed(6)
+    images = torch.rand(16, 8, 8)
+    labels = torch.randint(0, 10, (16,))
+    model = DigitRowAttention()
+    losses = _train(model, images, lambda m, x: nn.functional.cross_entropy(m(x), labels))
+    with torch.no_grad():
+        seen = [model.attention_weights(images), *model.queries_and_keys(images), model(images)]
+    out["digit_rows"] = (losses, seen, list(model.parameters()))
     return {
         name: (losses, weights, sorted(_as_bytes(p) for p in params))
         for name, (losses, weights, params) in out.items()

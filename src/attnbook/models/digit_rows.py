@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attnbook.attention import MultiHeadAttention
 from attnbook.checks import require_divisible, require_finite, require_positive_int
 from attnbook.data.digits import check_digit_images
+from attnbook.models.transformer import TransformerBlock
 from attnbook.train import count_parameters
 
 __all__ = [
@@ -59,43 +59,27 @@ class DigitRowAttention(nn.Module):
         self.num_heads = num_heads
         self.row_embed = nn.Linear(_ROW_FEATURES, d_model)
         self.position = nn.Parameter(0.1 * torch.randn(_ROWS, d_model))
-        self.attn_norm = nn.LayerNorm(d_model)
-        self.attention = MultiHeadAttention(d_model, num_heads)
-        self.mlp_norm = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(
-            nn.Linear(d_model, mlp_ratio * d_model),
-            nn.GELU(),
-            nn.Linear(mlp_ratio * d_model, d_model),
-        )
+        # chapter 5b's pre-norm block: attention and a GELU MLP, each around a residual
+        self.block = TransformerBlock(d_model, num_heads, mlp_ratio * d_model)
         self.out_norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, num_classes)
 
-    def _attention_input(self, images: torch.Tensor) -> torch.Tensor:
-        """Row tokens (B, 8, d_model) after embedding, position and the pre-attention norm."""
-        return self.attn_norm(self.row_embed(_check_images(images)) + self.position)
+    def _row_tokens(self, images: torch.Tensor) -> torch.Tensor:
+        """Row tokens (B, 8, d_model): each row's pixels embedded, plus its position."""
+        return self.row_embed(_check_images(images)) + self.position
 
     def queries_and_keys(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-head queries and keys (B, heads, 8, d_head) that the attention scores compare."""
-        tokens = self._attention_input(images)
-        batch, rows, _ = tokens.shape
-        attention = self.attention
-
-        def split(x: torch.Tensor) -> torch.Tensor:
-            return x.view(batch, rows, attention.num_heads, attention.d_head).transpose(1, 2)
-
-        return split(attention.query_proj(tokens)), split(attention.key_proj(tokens))
+        return self.block.queries_and_keys(self.block.norm1(self._row_tokens(images)))
 
     def attention_weights(self, images: torch.Tensor) -> torch.Tensor:
         """Attention weights (B, heads, 8 query rows, 8 key rows) inside each image."""
-        _, weights = self.attention(self._attention_input(images))
-        return weights
+        self.block(self._row_tokens(images))
+        return self.block.last_weights
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits (B, num_classes) for images (B, 8, 8); no activation, ready for cross-entropy."""
-        tokens = self.row_embed(_check_images(images)) + self.position
-        attended, _ = self.attention(self.attn_norm(tokens))
-        tokens = tokens + attended
-        tokens = tokens + self.mlp(self.mlp_norm(tokens))
+        tokens = self.block(self._row_tokens(images))
         return self.head(self.out_norm(tokens).mean(dim=1))
 
 

@@ -153,6 +153,18 @@ class TransformerBlock(nn.Module):
             mask = allowed if mask is None else mask & allowed
         return mask
 
+    def queries_and_keys(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-head queries (B, n_heads, n, d_head) and keys (B, n_kv_heads, n, d_head) of x.
+
+        x (B, n, d_model) is what the attention sublayer sees (after norm1 in a pre-LN block);
+        rotary blocks rotate both by positions 0 .. n-1, as a call without a cache does.
+        """
+        q, k = self._split(self.query(x)), self._split(self.key(x))
+        if self.rotary:
+            positions = torch.arange(x.shape[1], device=x.device)
+            q, k = rotary(q, positions), rotary(k, positions)
+        return q, k
+
     def attend(
         self,
         x: torch.Tensor,
