@@ -18,6 +18,7 @@ import sys
 import torch
 from torch import nn
 
+from attnbook.experiments import equivalence
 from attnbook.models.digit_rows import DigitRowAttention
 from attnbook.models.sasrec import SASRec
 from attnbook.models.small_transformer import TinyTransformerClassifier
@@ -95,29 +96,5 @@ def _as_bytes(parameter: torch.Tensor) -> tuple[tuple[int, ...], bytes]:
     return tuple(parameter.shape), parameter.detach().numpy().tobytes()
 
 
-def _equal(a: object, b: object) -> bool:
-    """torch.equal through lists and tuples; == for floats."""
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
-
-
-def main(argv: list[str]) -> int:
-    """save PATH | compare BEFORE AFTER."""
-    if len(argv) == 2 and argv[0] == "save":
-        torch.save(runs(), argv[1])
-        return 0
-    if len(argv) == 3 and argv[0] == "compare":
-        before, after = torch.load(argv[1]), torch.load(argv[2])
-        failed = [name for name in before if not _equal(before[name], after.get(name))]
-        for name in before:
-            print(f"{name}: {'different' if name in failed else 'identical'}")
-        return 1 if failed else 0
-    print(__doc__)
-    return 2
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(equivalence.main(sys.argv[1:], runs, __doc__))

@@ -16,6 +16,7 @@ import sys
 
 import torch
 
+from attnbook.experiments import equivalence
 from attnbook.experiments import mtl as grid
 from attnbook.models.multitask import HardSharingNet, MTANNet
 from attnbook.mtl import WEIGHTINGS, train_multitask
@@ -47,24 +48,5 @@ def runs() -> dict[tuple[str, str], tuple]:
     return out
 
 
-def same(a: tuple, b: tuple) -> bool:
-    """Whether two runs agree bit for bit."""
-    return a[:3] == b[:3] and all(torch.equal(x, y) for x, y in zip(a[3], b[3], strict=True))
-
-
-def main(argv: list[str]) -> int:
-    """save PATH | compare OLD NEW; compare exits 1 if any run differs."""
-    if len(argv) == 2 and argv[0] == "save":
-        torch.save(runs(), argv[1])
-        return 0
-    if len(argv) == 3 and argv[0] == "compare":
-        old, new = torch.load(argv[1]), torch.load(argv[2])
-        differ = [key for key in old if key not in new or not same(old[key], new[key])]
-        print(f"{len(old) - len(differ)} of {len(old)} runs bit-identical; differ: {differ}")
-        return 1 if differ else 0
-    print(__doc__)
-    return 2
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(equivalence.main(sys.argv[1:], runs, __doc__))

@@ -20,7 +20,7 @@ import torch
 
 from attnbook.article import ArticleAttentionModel, train_article_model
 from attnbook.data.dates import make_date_train_val_test
-from attnbook.experiments import depth_breadth, kv_heads, linear_recall
+from attnbook.experiments import depth_breadth, equivalence, kv_heads, linear_recall
 from attnbook.experiments import transformer as transformer_grid
 from attnbook.models.seq2seq import Seq2Seq, exact_match, train_seq2seq
 from attnbook.models.transformer import TokenTransformer
@@ -96,33 +96,5 @@ def _seq2seq_run() -> tuple:
     return (losses, curve, model.state_dict())
 
 
-def _equal(a: object, b: object) -> bool:
-    """Exact equality of nested results: tensors by torch.equal, the rest by ==."""
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        return a.shape == b.shape and torch.equal(a, b)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
-
-
-def main(argv: list[str]) -> int:
-    """save FILE | compare BEFORE AFTER."""
-    if len(argv) == 2 and argv[0] == "save":
-        torch.save(runs(), argv[1])
-        return 0
-    if len(argv) == 3 and argv[0] == "compare":
-        before, after = (torch.load(path, weights_only=False) for path in argv[1:])
-        differ = [
-            name for name in before if name not in after or not _equal(before[name], after[name])
-        ]
-        for name in before:
-            print(f"{name:<16} {'differs' if name in differ else 'identical'}")
-        return 1 if differ or before.keys() != after.keys() else 0
-    print(__doc__)
-    return 2
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(equivalence.main(sys.argv[1:], runs, __doc__))
