@@ -52,7 +52,7 @@ def test_forward_visits_nodes_in_diagram_order() -> None:
 
 def test_attention_weights_are_distributions() -> None:
     model = FlowchartNet()
-    weights = model.attention(torch.rand(4, 1, 12, 12))
+    weights = model.attention_weights(torch.rand(4, 1, 12, 12))
     assert weights.shape == (4, 2, 4, 36)
     assert torch.allclose(weights.sum(-1), torch.ones(4, 2, 4))
     assert model.training

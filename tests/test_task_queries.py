@@ -30,7 +30,7 @@ def test_model_shapes_and_weights() -> None:
     model = TaskQueryPooling(3, 8, 2, 2)
     items, _ = make_colour_sums(4, 6)
     assert model(items).shape == (4, 2, 2)
-    weights = model.attention(items)
+    weights = model.attention_weights(items)
     assert weights.shape == (4, 2, 6)
     assert torch.allclose(weights.sum(-1), torch.ones(4, 2))
 
@@ -46,7 +46,7 @@ def test_each_task_query_learns_its_colour() -> None:
     finally:
         torch.set_num_threads(threads)
     assert history.last["train_accuracy"] > 0.9
-    weights = model.attention(items[:200]).detach()
+    weights = model.attention_weights(items[:200]).detach()
     red = items[:200, :, 0]
     assert (weights[:, 0] * red).sum(-1).mean() > 0.8
     assert (weights[:, 1] * (1 - red)).sum(-1).mean() > 0.8
@@ -61,7 +61,7 @@ BAD_INPUTS = [
     (MODEL, (torch.zeros(2, 5, 4),), ValueError, "items must have shape (batch, length, 3)"),
     (MODEL, (torch.zeros(5, 3),), ValueError, "items must have shape (batch, length, 3)"),
     (MODEL, (torch.zeros(2, 5, 3, dtype=torch.long),), TypeError, "items must be a floating-point"),
-    (MODEL.attention, (torch.zeros(2, 0, 3),), ValueError, "items must have shape"),
+    (MODEL.attention_weights, (torch.zeros(2, 0, 3),), ValueError, "items must have shape"),
 ]
 
 

@@ -146,7 +146,7 @@ class FlowchartNet(nn.Module):
         return self.output(self.task1(per_task[:, 0]), self.task2(per_task[:, 1]))
 
     @torch.no_grad()
-    def attention(self, x: torch.Tensor) -> torch.Tensor:
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
         """Task attention weights (B, 2, q, n) over the n feature positions for x (B, 1, H, W)."""
         was_training = self.training
         self.eval()

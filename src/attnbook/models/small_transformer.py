@@ -134,7 +134,7 @@ class AttentionPoolClassifier(nn.Module):
             return self.encoder(embeddings)[0]
         return self.encoder(embeddings)
 
-    def attention(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def attention_weights(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Additive attention weights (B, L) over states (B, L, d), zero where mask (B, L) is False.
 
         With ``uniform=True`` the weights are 1/(number of valid positions), whatever the states.
@@ -152,7 +152,7 @@ class AttentionPoolClassifier(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, C) and the weights (B, L) used, from embeddings (B, L, d) and mask (B, L)."""
         states = self.encode(embeddings)
-        weights = self.attention(states, mask) if attention is None else attention
+        weights = self.attention_weights(states, mask) if attention is None else attention
         context = (weights.unsqueeze(-1) * states).sum(1)
         return self.classifier(context), weights
 

@@ -49,7 +49,7 @@ class TaskQueryPooling(nn.Module):
             self.task_queries, self.key_proj(shared), self.value_proj(shared)
         )
 
-    def attention(self, items: torch.Tensor) -> torch.Tensor:
+    def attention_weights(self, items: torch.Tensor) -> torch.Tensor:
         """Each task's attention over the items: (B, L, in_features) -> (B, num_tasks, L)."""
         return self.pooled(items)[1]
 
