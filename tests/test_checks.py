@@ -24,6 +24,7 @@ from attnbook.checks import (
     require_min_dims,
     require_positive,
     require_positive_int,
+    require_token_ids,
 )
 
 
@@ -88,3 +89,33 @@ def test_require_finite_is_not_fooled_by_its_sum():
     with pytest.raises(ValueError, match="NaN or inf"):
         require_finite("x", torch.tensor([math.inf, -math.inf, 1.0]))
     require_finite("empty", torch.empty(0, 3))
+
+
+@pytest.mark.parametrize(
+    ("tokens", "kwargs", "error", "fragment"),
+    [
+        ([[1, 2]], {}, TypeError, r"2-D int64 tensor \(batch, length\) of token ids, got list"),
+        (torch.zeros(2, 3), {}, TypeError, "got dtype torch.float32"),
+        (torch.zeros(3, dtype=torch.long), {}, ValueError, r"got shape \(3,\)"),
+        (torch.zeros(2, 0, dtype=torch.long), {}, ValueError, "at least 1 position"),
+        (torch.zeros(2, 5, dtype=torch.long), {"max_length": 4}, ValueError, r"1\.\.4 positions"),
+        (torch.full((2, 3), 7), {"vocab_size": 7}, ValueError, r"0\.\.6, got range \[7, 7\]"),
+        (torch.full((2, 3), -1), {}, ValueError, r"must be >= 0, got range \[-1, -1\]"),
+        (
+            torch.zeros(2, 3, dtype=torch.long),
+            {"dims": 1},
+            ValueError,
+            r"1-D int64 tensor \(length,\)",
+        ),
+    ],
+)
+def test_token_ids_are_checked_with_a_named_reason(tokens, kwargs, error, fragment) -> None:
+    vocab_size = kwargs.pop("vocab_size", None)
+    with pytest.raises(error, match=fragment):
+        require_token_ids("tokens", tokens, vocab_size, **kwargs)
+
+
+def test_good_token_ids_come_back_unchanged() -> None:
+    tokens = torch.tensor([[0, 6, 3]])
+    assert require_token_ids("tokens", tokens, 7, max_length=3) is tokens
+    assert require_token_ids("ids", torch.tensor([2, 0]), 3, dims=1).tolist() == [2, 0]

@@ -90,7 +90,7 @@ BAD_INPUTS = [
     (pack_inputs, (_IMAGES, _TOKENS[:1]), ValueError, "must share the batch size"),
     (pack_inputs, (_IMAGES, _TOKENS.float()), TypeError, "int64"),
     (_MODEL.answer, (torch.zeros(2, 8, 16), _TOKENS), ValueError, "(B, 8, 24)"),
-    (_MODEL.answer, (_IMAGES, torch.ones(2, 7, dtype=torch.long)), ValueError, "length <= 6"),
+    (_MODEL.answer, (_IMAGES, torch.ones(2, 7, dtype=torch.long)), ValueError, "1..6 positions"),
     (_MODEL.answer, (_IMAGES, _TOKENS * 99), ValueError, "token ids must lie in 0..24"),
     (_MODEL, (torch.zeros(2, 192),), ValueError, "packed must have shape (B, 192 + L)"),
     (CrossModalReader, (25, 13, 0), TypeError, "positional"),

@@ -73,7 +73,7 @@ def test_prediction_accuracy() -> None:
 
 
 BAD = [
-    (one_token_induction, ([[1, 2]],), TypeError, "torch.Tensor"),
+    (one_token_induction, ([[1, 2]],), TypeError, "int64 tensor .* got list"),
     (one_token_induction, (torch.zeros(2, 3),), TypeError, "int64"),
     (longest_context_oracle, (torch.zeros(3, dtype=torch.long),), ValueError, "batch, length"),
     (earlier_occurrences, (torch.full((1, 2), -1),), ValueError, ">= 0"),

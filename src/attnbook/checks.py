@@ -14,6 +14,7 @@ __all__ = [
     "require_positive",
     "require_positive_int",
     "require_shape",
+    "require_token_ids",
 ]
 
 
@@ -87,3 +88,36 @@ def require_shape(
     ):
         raise ValueError(f"{name} must have shape {layout}, got {tuple(tensor.shape)}")
     return tensor
+
+
+def require_token_ids(
+    name: str,
+    tokens: object,
+    vocab_size: int | None = None,
+    *,
+    max_length: int | None = None,
+    dims: int = 2,
+) -> torch.Tensor:
+    """Return `tokens` if it is an int64 tensor of token ids, else raise naming what is wrong.
+
+    Shape (batch, length) (or (length,) with dims=1), 1 <= length <= max_length when given,
+    ids in 0 .. vocab_size-1 when given (else >= 0).
+    """
+    layout = "(batch, length)" if dims == 2 else "(length,)"
+    expected = f"{name} must be a {dims}-D int64 tensor {layout} of token ids"
+    if not isinstance(tokens, torch.Tensor):
+        raise TypeError(f"{expected}, got {type(tokens).__name__}")
+    if tokens.dtype != torch.int64:
+        raise TypeError(f"{expected}, got dtype {tokens.dtype}")
+    if tokens.dim() != dims:
+        raise ValueError(f"{expected}, got shape {tuple(tokens.shape)}")
+    length = tokens.shape[-1]
+    if length == 0 or (max_length is not None and length > max_length):
+        limit = "at least 1 position" if max_length is None else f"1..{max_length} positions"
+        limit += "" if max_length is None else f" (max_len = {max_length})"
+        raise ValueError(f"{name} must have {limit}, got shape {tuple(tokens.shape)}")
+    low, high = int(tokens.min()), int(tokens.max())
+    if low < 0 or (vocab_size is not None and high >= vocab_size):
+        allowed = "be >= 0" if vocab_size is None else f"lie in 0..{vocab_size - 1}"
+        raise ValueError(f"token ids must {allowed}, got range [{low}, {high}]")
+    return tokens

@@ -31,6 +31,7 @@ from attnbook.checks import (
     require_float_tensor,
     require_positive,
     require_positive_int,
+    require_token_ids,
 )
 
 __all__ = [
@@ -440,16 +441,7 @@ class CausalAttentionLM(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Next-token logits (B, T, V) for int64 tokens (B, T) with 0 <= id < vocab_size."""
-        if not isinstance(tokens, torch.Tensor):
-            raise TypeError(f"tokens must be a torch.Tensor, got {type(tokens).__name__}")
-        if tokens.dtype != torch.long:
-            raise TypeError(f"tokens must be int64 token ids, got dtype {tokens.dtype}")
-        if tokens.dim() != 2:
-            raise ValueError(f"tokens must have shape (batch, length), got {tuple(tokens.shape)}")
-        if tokens.shape[1] > self.max_len:
-            raise ValueError(f"sequence length {tokens.shape[1]} exceeds max_len={self.max_len}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
-            raise ValueError(f"token ids must lie in [0, {self.vocab_size})")
+        require_token_ids("tokens", tokens, self.vocab_size, max_length=self.max_len)
         positions = torch.arange(tokens.shape[1], device=tokens.device)
         x = self.token_embedding(tokens) + self.position_embedding(positions)
         for norm, layer in zip(self.norms, self.layers, strict=True):

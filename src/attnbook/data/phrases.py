@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from attnbook.checks import require_positive_int
+from attnbook.checks import require_positive_int, require_token_ids
 from attnbook.data.digit_canvas import make_digit_canvases
 from attnbook.seeding import numpy_rng
 
@@ -83,10 +83,7 @@ def encode(phrase: str, length: int = MAX_LENGTH) -> torch.Tensor:
 
 def decode(tokens: torch.Tensor) -> str:
     """The phrase of token ids (L,) int64, padding dropped."""
-    if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.int64 or tokens.dim() != 1:
-        raise TypeError("tokens must be a 1-D int64 tensor (L,)")
-    if bool((tokens < 0).any()) or bool((tokens >= len(VOCAB)).any()):
-        raise ValueError(f"token ids must lie in 0..{len(VOCAB) - 1}")
+    require_token_ids("tokens", tokens, len(VOCAB), dims=1)
     return " ".join(VOCAB[i] for i in tokens.tolist() if i != 0)
 
 

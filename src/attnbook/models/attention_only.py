@@ -20,6 +20,7 @@ from attnbook.checks import (
     require_float_tensor,
     require_min_dims,
     require_positive_int,
+    require_token_ids,
 )
 
 __all__ = ["AttentionOnlyTransformer"]
@@ -78,19 +79,7 @@ class AttentionOnlyTransformer(nn.Module):
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         """Token + position embeddings: tokens (B, T) int64 -> (B, T, d_model)."""
-        if not isinstance(tokens, torch.Tensor):
-            raise TypeError(f"tokens must be a torch.Tensor, got {type(tokens).__name__}")
-        if tokens.dtype != torch.long:
-            raise TypeError(f"tokens must be int64 token ids, got dtype {tokens.dtype}")
-        if tokens.dim() != 2:
-            raise ValueError(f"tokens must have shape (batch, length), got {tuple(tokens.shape)}")
-        if tokens.shape[1] > self.max_len:
-            raise ValueError(f"sequence length {tokens.shape[1]} exceeds max_len={self.max_len}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
-            raise ValueError(
-                f"token ids must lie in [0, {self.vocab_size}), got range "
-                f"[{int(tokens.min())}, {int(tokens.max())}]"
-            )
+        require_token_ids("tokens", tokens, self.vocab_size, max_length=self.max_len)
         positions = torch.arange(tokens.shape[1], device=tokens.device)
         return self.token_embedding(tokens) + self.position_embedding(positions)
 

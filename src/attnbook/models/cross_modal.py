@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from attnbook.attention import MultiHeadAttention
-from attnbook.checks import require_float_tensor, require_positive_int
+from attnbook.checks import require_float_tensor, require_positive_int, require_token_ids
 
 __all__ = ["CrossModalReader", "column_windows", "pack_inputs"]
 
@@ -116,15 +116,12 @@ class CrossModalReader(nn.Module):
                 f"images must have shape (B, {self.image_shape[0]}, {self.image_shape[1]}), "
                 f"got {tuple(images.shape)}"
             )
-        if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.int64 or tokens.dim() != 2:
-            raise TypeError("tokens must be a 2-D int64 tensor (B, L)")
-        if tokens.shape[0] != images.shape[0] or tokens.shape[1] > self.max_length:
+        vocab_size = self.word_embed.num_embeddings
+        require_token_ids("tokens", tokens, vocab_size, max_length=self.max_length)
+        if tokens.shape[0] != images.shape[0]:
             raise ValueError(
-                f"tokens {tuple(tokens.shape)} must have batch {images.shape[0]} and length "
-                f"<= {self.max_length}"
+                f"tokens {tuple(tokens.shape)} must have the batch of images, {images.shape[0]}"
             )
-        if bool((tokens < 0).any()) or bool((tokens >= self.word_embed.num_embeddings).any()):
-            raise ValueError(f"token ids must lie in 0..{self.word_embed.num_embeddings - 1}")
         patches = self.encode_image(images)
         words = self.word_embed(tokens) + self.word_pos[: tokens.shape[1]]
         present = (tokens != 0).unsqueeze(-1).to(words.dtype)

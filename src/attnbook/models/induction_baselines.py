@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import torch
 
+from attnbook.checks import require_token_ids
+
 __all__ = [
     "earlier_occurrences",
     "longest_context_oracle",
@@ -34,14 +36,7 @@ __all__ = [
 
 def _check_tokens(tokens: torch.Tensor) -> None:
     """Raise unless tokens is an int64 (B, T) tensor of non-negative ids."""
-    if not isinstance(tokens, torch.Tensor):
-        raise TypeError(f"tokens must be a torch.Tensor, got {type(tokens).__name__}")
-    if tokens.dtype != torch.long:
-        raise TypeError(f"tokens must be int64 token ids, got dtype {tokens.dtype}")
-    if tokens.dim() != 2:
-        raise ValueError(f"tokens must have shape (batch, length), got {tuple(tokens.shape)}")
-    if tokens.numel() and int(tokens.min()) < 0:
-        raise ValueError(f"token ids must be >= 0, got min {int(tokens.min())}")
+    require_token_ids("tokens", tokens)
 
 
 def _earlier_same(tokens: torch.Tensor) -> torch.Tensor:

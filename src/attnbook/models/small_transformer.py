@@ -16,7 +16,12 @@ import torch
 from torch import nn
 
 from attnbook.attention import masked_softmax
-from attnbook.checks import require_divisible, require_float_tensor, require_positive_int
+from attnbook.checks import (
+    require_divisible,
+    require_float_tensor,
+    require_positive_int,
+    require_token_ids,
+)
 from attnbook.models.transformer import TransformerBlock
 
 __all__ = ["AttentionPoolClassifier", "TinyTransformerClassifier"]
@@ -24,12 +29,7 @@ __all__ = ["AttentionPoolClassifier", "TinyTransformerClassifier"]
 
 def _check_tokens(tokens: torch.Tensor, vocab_size: int, max_length: int) -> None:
     """Validate token ids (B, L) int64 in 0..vocab_size-1 with L <= max_length."""
-    if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.int64 or tokens.dim() != 2:
-        raise TypeError("tokens must be a 2-D int64 tensor (B, L)")
-    if tokens.shape[1] > max_length or tokens.shape[1] == 0:
-        raise ValueError(f"tokens must have 1..{max_length} positions, got {tuple(tokens.shape)}")
-    if bool((tokens < 0).any()) or bool((tokens >= vocab_size).any()):
-        raise ValueError(f"token ids must lie in 0..{vocab_size - 1}")
+    require_token_ids("tokens", tokens, vocab_size, max_length=max_length)
 
 
 class TinyTransformerClassifier(nn.Module):

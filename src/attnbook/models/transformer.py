@@ -18,7 +18,12 @@ import torch
 from torch import nn
 
 from attnbook.attention import check_mask, scaled_dot_product_attention
-from attnbook.checks import require_divisible, require_float_tensor, require_positive_int
+from attnbook.checks import (
+    require_divisible,
+    require_float_tensor,
+    require_positive_int,
+    require_token_ids,
+)
 from attnbook.positions import alibi_bias, rotary, sinusoidal_positions
 
 __all__ = ["ACTIVATIONS", "POSITIONS", "TokenTransformer", "TransformerBlock"]
@@ -371,13 +376,8 @@ class TokenTransformer(nn.Module):
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         """Token (plus added position) embeddings (batch, n, d_model) of tokens (batch, n)."""
-        if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.int64 or tokens.dim() != 2:
-            raise TypeError("tokens must be a 2-D int64 tensor (batch, n)")
+        require_token_ids("tokens", tokens, self.vocab_size)
         n = tokens.shape[1]
-        if n == 0:
-            raise ValueError(f"tokens must have at least one position, got {tuple(tokens.shape)}")
-        if bool((tokens < 0).any()) or bool((tokens >= self.vocab_size).any()):
-            raise ValueError(f"token ids must lie in 0..{self.vocab_size - 1}")
         x = self.embedding(tokens)
         if self.position_table is not None:
             if n > self.max_len:
