@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from attnbook.recsys_metrics import hit_rate_at_k, ndcg_at_k, target_ranks
+from attnbook.recsys_metrics import hit_rate_at_k, last_position_scores, ndcg_at_k, target_ranks
 
 
 def test_ranks_hand_checked() -> None:
@@ -78,3 +78,19 @@ BAD_INPUTS = [
 def test_bad_inputs(func, args, error, fragment) -> None:
     with pytest.raises(error, match=re.escape(fragment)):
         func(*args)
+
+
+def test_last_position_scores_chunks_and_keeps_the_mode() -> None:
+    """Scores equal the model's last-position logits in eval mode, across chunk boundaries."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Embedding(6, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 6)
+    )
+    histories = torch.randint(0, 6, (7, 3))
+    model.train()
+    scores = last_position_scores(model, histories, batch_size=3)
+    assert model.training  # the caller's mode comes back
+    with torch.no_grad():
+        torch.testing.assert_close(scores, model.eval()(histories)[:, -1])
+    with pytest.raises(ValueError, match="batch_size"):
+        last_position_scores(model, histories, batch_size=0)

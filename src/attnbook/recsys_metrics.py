@@ -9,10 +9,30 @@ so a model that scores everything equally cannot look good by luck.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from attnbook.checks import require_float_tensor, require_positive_int
 
-__all__ = ["hit_rate_at_k", "ndcg_at_k", "target_ranks"]
+__all__ = ["hit_rate_at_k", "last_position_scores", "ndcg_at_k", "target_ranks"]
+
+
+@torch.no_grad()
+def last_position_scores(
+    model: nn.Module, histories: torch.Tensor, batch_size: int = 512
+) -> torch.Tensor:
+    """Scores (N, num_items) of a sequence recommender's last position for histories (N, L).
+
+    model(histories) gives (N, L, num_items); it runs in eval mode, batch_size rows at a time,
+    and is returned to the mode it was in.
+    """
+    require_positive_int("batch_size", batch_size)
+    was_training = model.training
+    model.eval()
+    scores = torch.cat(
+        [model(histories[i : i + batch_size])[:, -1] for i in range(0, len(histories), batch_size)]
+    )
+    model.train(was_training)
+    return scores
 
 
 def target_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from torch import nn
 
 from attnbook.checks import require_positive_int
 from attnbook.models.sasrec import _check_item_ids
+from attnbook.recsys_metrics import last_position_scores
 
 __all__ = ["GRURec"]
 
@@ -69,13 +70,6 @@ class GRURec(nn.Module):
         states = states.gather(1, to_back[..., None].expand(-1, -1, states.shape[-1]))
         return self.output(self.dropout(states)) * is_item[..., None]
 
-    @torch.no_grad()
     def score_next(self, histories: torch.Tensor) -> torch.Tensor:
         """Scores (N, num_items) for the item after each left-padded history (N, L)."""
-        was_training = self.training
-        self.eval()
-        scores = torch.cat(
-            [self(histories[i : i + 512])[:, -1] for i in range(0, len(histories), 512)]
-        )
-        self.train(was_training)
-        return scores
+        return last_position_scores(self, histories)

@@ -19,6 +19,7 @@ from torch import nn
 from attnbook.attention import causal_mask
 from attnbook.checks import require_divisible, require_positive_int
 from attnbook.models.transformer import TransformerBlock
+from attnbook.recsys_metrics import last_position_scores
 from attnbook.train import IGNORE_INDEX
 
 __all__ = [
@@ -131,16 +132,9 @@ class SASRec(nn.Module):
         """Next-item logits (B, L, num_items) at every position of item ids (B, L)."""
         return self.forward_with_attention(items)[0]
 
-    @torch.no_grad()
     def score_next(self, histories: torch.Tensor) -> torch.Tensor:
         """Scores (N, num_items) for the item after each left-padded history (N, L)."""
-        was_training = self.training
-        self.eval()
-        scores = torch.cat(
-            [self(histories[i : i + 512])[:, -1] for i in range(0, len(histories), 512)]
-        )
-        self.train(was_training)
-        return scores
+        return last_position_scores(self, histories)
 
 
 class PopularityBaseline:
