@@ -310,3 +310,15 @@ def test_queries_and_keys_give_the_weights_the_block_uses(rotary: bool):
     assert q.shape == k.shape == (2, 4, 6, 4)
     weights = torch.softmax(q @ k.transpose(-2, -1) / 2.0, dim=-1)
     torch.testing.assert_close(weights, block.last_weights)
+
+
+def test_a_block_scans_its_input_once_and_names_it():
+    """Non-finite input is caught at the block's entry as x, not later as q, k or v."""
+    x = torch.randn(2, 5, 16)
+    x[1, 3, 7] = float("nan")
+    with pytest.raises(ValueError, match=r"x contains NaN or inf values \(shape \(2, 5, 16\)\)"):
+        TransformerBlock(16, 4, 32)(x)
+    bias = torch.zeros(4, 5, 5)
+    bias[0, 0, 0] = float("inf")
+    with pytest.raises(ValueError, match="bias contains NaN or inf"):
+        TransformerBlock(16, 4, 32)(torch.randn(2, 5, 16), bias=bias)

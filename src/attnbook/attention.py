@@ -26,6 +26,7 @@ __all__ = [
     "MultiHeadAttention",
     "additive_score",
     "causal_mask",
+    "check_bias",
     "check_mask",
     "check_qkv",
     "dot_score",
@@ -262,11 +263,11 @@ def scaled_dot_product_attention(
     scores_shape = torch.Size((*scores_batch, q.shape[-2], k.shape[-2]))
     check_mask(mask, scores_shape)
     if bias is not None:
-        _check_bias(bias, scores_shape)
+        check_bias(bias, scores_shape)
     return _attention(q, k, v, mask, scale, bias)
 
 
-def _check_bias(bias: torch.Tensor, scores_shape: torch.Size) -> None:
+def check_bias(bias: torch.Tensor, scores_shape: torch.Size) -> None:
     """Raise unless `bias` is a finite float tensor broadcastable to scores_shape (..., n_q, n_k)."""
     require_float_tensor("bias", bias)
     _require_broadcasts_to_scores("bias", bias, scores_shape)

@@ -17,9 +17,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attnbook.attention import check_mask, scaled_dot_product_attention
+from attnbook.attention import _attention, check_bias, check_mask, score_scale
 from attnbook.checks import (
     require_divisible,
+    require_finite,
     require_float_tensor,
     require_positive_int,
     require_token_ids,
@@ -207,7 +208,10 @@ class TransformerBlock(nn.Module):
             group > 1
         ):  # grouped-query attention: query heads h·group .. h·group+group-1 share kv head h
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
-        out, weights = scaled_dot_product_attention(q, k, v, mask, bias=bias)
+        if bias is not None:
+            check_bias(bias, torch.Size((x.shape[0], self.n_heads, x.shape[1], k.shape[-2])))
+        # q, k, v are this block's own projections of x, which forward checked (shape, finite)
+        out, weights = _attention(q, k, v, mask, score_scale(self.d_head), bias)
         if self.training and self.attention_dropout.p > 0:
             out = self.attention_dropout(weights) @ v
         self.last_weights = weights.detach()
@@ -242,6 +246,7 @@ class TransformerBlock(nn.Module):
                 f"x must have shape (batch, n, d_model={self.d_model}), got {tuple(x.shape)} "
                 f"(width {x.shape[-1] if x.dim() else 'none'}, expected {self.d_model})"
             )
+        require_finite("x", x)  # once per block, not again on its queries, keys and values
         sublayers = []
         if self.use_attention:
             sublayers.append(
