@@ -113,8 +113,10 @@ def require_token_ids(
         raise ValueError(f"{expected}, got shape {tuple(tokens.shape)}")
     length = tokens.shape[-1]
     if length == 0 or (max_length is not None and length > max_length):
-        limit = "at least 1 position" if max_length is None else f"1..{max_length} positions"
-        limit += "" if max_length is None else f" (max_len = {max_length})"
+        if max_length is None:
+            limit = "at least 1 position"
+        else:
+            limit = f"1..{max_length} positions (max_len = {max_length})"
         raise ValueError(f"{name} must have {limit}, got shape {tuple(tokens.shape)}")
     low, high = int(tokens.min()), int(tokens.max())
     if low < 0 or (vocab_size is not None and high >= vocab_size):

@@ -222,10 +222,12 @@ def masked_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return (logits.argmax(dim=-1)[scored] == targets[scored]).float().mean().item()
 
 
-def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of logits (..., C) on targets (...), skipping IGNORE_INDEX targets."""
+def token_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: int = IGNORE_INDEX
+) -> torch.Tensor:
+    """Mean cross-entropy of logits (..., C) on targets (...), skipping ignore_index targets."""
     return nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=ignore_index
     )
 
 

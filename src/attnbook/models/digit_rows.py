@@ -74,7 +74,7 @@ class DigitRowAttention(nn.Module):
 
     def attention_weights(self, images: torch.Tensor) -> torch.Tensor:
         """Attention weights (B, heads, 8 query rows, 8 key rows) inside each image."""
-        self.block(self._row_tokens(images))
+        self.block.attend(self.block.norm1(self._row_tokens(images)))  # the attention only
         return self.block.last_weights
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

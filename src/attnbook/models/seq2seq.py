@@ -20,7 +20,7 @@ from torch import nn
 
 from attnbook.attention import AdditiveScore, masked_softmax
 from attnbook.checks import require_positive_int
-from attnbook.train import fit
+from attnbook.train import fit, token_cross_entropy
 
 __all__ = ["Seq2Seq", "exact_match", "train_seq2seq"]
 
@@ -232,7 +232,4 @@ def _teacher_forced_loss(
     output: tuple[torch.Tensor, torch.Tensor], targets: torch.Tensor
 ) -> torch.Tensor:
     """Cross-entropy of Seq2Seq's logits (B, T, V) (output[0]) on targets (B, T), 0 = padding."""
-    logits = output[0]
-    return nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=0
-    )
+    return token_cross_entropy(output[0], targets, ignore_index=0)
