@@ -26,8 +26,21 @@
     document.body.appendChild(overlay);
   }
 
+  // A figure wider than its column (on a phone) scrolls sideways: mark it so its caption says so.
+  function markWide() {
+    document.querySelectorAll(".bd-article .cell_output figure").forEach((figure) => {
+      const frame = figure.querySelector("a.image-reference");
+      if (frame) {
+        figure.classList.toggle("book-figure-wide", frame.scrollWidth > frame.clientWidth + 1);
+      }
+    });
+  }
+
   function setUp() {
+    markWide();
+    window.addEventListener("resize", markWide);
     document.querySelectorAll(".bd-article .cell_output img").forEach((image) => {
+      image.addEventListener("load", markWide);
       // A captioned figure's image is a link to the PNG: enlarge in place instead of leaving.
       image.addEventListener("click", (event) => {
         event.preventDefault();

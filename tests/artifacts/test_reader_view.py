@@ -183,7 +183,20 @@ FIGURES_JS = """async () => {
     src: image.getAttribute("src"),
     pixels: image.naturalWidth,
     natural: parseFloat(image.style.width) || Number(image.getAttribute("width")) || image.naturalWidth,
+    aspect: image.naturalHeight / image.naturalWidth,
     shown: image.getBoundingClientRect().width,
+    // the picture's own box, inside the light frame (padding) dark mode puts round a figure
+    content: (() => {
+      const style = getComputedStyle(image);
+      const px = (name) => parseFloat(style[name]) || 0;
+      const box = image.getBoundingClientRect();
+      return [
+        box.width - px("paddingLeft") - px("paddingRight") - px("borderLeftWidth") - px("borderRightWidth"),
+        box.height - px("paddingTop") - px("paddingBottom") - px("borderTopWidth") - px("borderBottomWidth"),
+      ];
+    })(),
+    frame: image.parentElement.getBoundingClientRect().width,
+    hint: getComputedStyle(image.closest("figure")?.querySelector("figcaption") || image, "::before").content,
     caption: (image.closest("figure")?.querySelector("figcaption")?.textContent || "").trim(),
     alt: image.getAttribute("alt") || "",
   }));
@@ -200,14 +213,18 @@ def _figure_pages() -> list:
     ]
 
 
+@pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone", "desktop"])
 @pytest.mark.parametrize("page_path", _figure_pages())
-def test_desktop_figures_at_natural_size_with_caption_and_alt(browser, base_url, page_path):
-    """No figure is shrunk into the column (its text would shrink with it), each is 2x, each
-    has a caption and an alt text that describes it rather than naming its file."""
+def test_figures_at_natural_size_with_caption_and_alt(browser, base_url, page_path, device):
+    """No figure is shrunk (its text, >= 11 px at natural size, would shrink with it) or pulled
+    out of shape, on a phone either: one wider than the phone's column scrolls sideways inside
+    it (the page does not widen) and its caption says so. Each is 2x, each has a caption and an
+    alt text that describes it rather than naming its file."""
     html = page_path.read_text()
     article = html[html.find('<article class="bd-article"') : html.rfind("</article>")]
-    page, _ = _open(browser, urljoin(base_url, str(page_path.relative_to(SITE))), DESKTOP)
+    page, _ = _open(browser, urljoin(base_url, str(page_path.relative_to(SITE))), device)
     figures = page.evaluate(FIGURES_JS)
+    page_width = page.evaluate("document.documentElement.scrollWidth")
     problems = [] if len(figures) == article.count("<img") else [f"{len(figures)} images on show"]
     for figure in figures:
         name = figure["src"].rsplit("/", 1)[-1][:16]
@@ -216,6 +233,12 @@ def test_desktop_figures_at_natural_size_with_caption_and_alt(browser, base_url,
             continue
         if figure["shown"] < 0.98 * figure["natural"]:
             problems.append(f"{name}: shown at {figure['shown']:.0f} of {figure['natural']:.0f} px")
+        width, height = figure["content"]
+        if abs(height / width - figure["aspect"]) > 0.02 * figure["aspect"]:
+            problems.append(f"{name}: out of shape ({width:.0f} x {height:.0f})")
+        overflows = figure["shown"] > figure["frame"] + 1
+        if overflows != ("Swipe sideways" in figure["hint"]):
+            problems.append(f"{name}: wider than its frame {overflows}, hint {figure['hint'][:30]!r}")
         if figure["pixels"] < 1.9 * figure["shown"]:
             problems.append(f"{name}: {figure['pixels']} px for {figure['shown']:.0f} shown")
         if len(figure["caption"].split()) < 5:
@@ -223,6 +246,8 @@ def test_desktop_figures_at_natural_size_with_caption_and_alt(browser, base_url,
         alt = figure["alt"]
         if len(alt.split()) < 5 or re.search(r"\.(png|svg|jpe?g)\b|/", alt):
             problems.append(f"{name}: alt text {alt[:40]!r} does not describe the figure")
+    if page_width > device["viewport"]["width"]:
+        problems.append(f"the page is {page_width} px wide")
     page.context.close()
     assert problems == [], f"{page_path.name}: {problems}"
 
