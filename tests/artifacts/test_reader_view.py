@@ -238,7 +238,9 @@ def test_figures_at_natural_size_with_caption_and_alt(browser, base_url, page_pa
             problems.append(f"{name}: out of shape ({width:.0f} x {height:.0f})")
         overflows = figure["shown"] > figure["frame"] + 1
         if overflows != ("Swipe sideways" in figure["hint"]):
-            problems.append(f"{name}: wider than its frame {overflows}, hint {figure['hint'][:30]!r}")
+            problems.append(
+                f"{name}: wider than its frame {overflows}, hint {figure['hint'][:30]!r}"
+            )
         if figure["pixels"] < 1.9 * figure["shown"]:
             problems.append(f"{name}: {figure['pixels']} px for {figure['shown']:.0f} shown")
         if len(figure["caption"].split()) < 5:
