@@ -5,10 +5,14 @@
   with a pointer to an external host.
 - Numbers exercises, figures and tables per chapter ("Exercise 5.2", "Fig. 2b.1"), where
   Sphinx, with no numbered toctree, counts them across the whole book.
+- Links every page to the book's repository when the build is told where it lives: the
+  environment variable BOOK_REPOSITORY_URL (set by the GitHub workflow from the repository it
+  runs in). A local build has no such URL and shows no link rather than a guessed one.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -59,8 +63,32 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, do
             context[key] = [asset for asset in context[key] if not _is_thebe(asset)]
 
 
+REPOSITORY_URL_VARIABLE = "BOOK_REPOSITORY_URL"
+REPOSITORY_URL = re.compile(r"https://[A-Za-z0-9.-]+(?::\d+)?/[A-Za-z0-9._~/-]+")
+
+
+def _link_repository(app: Sphinx, config: Any) -> None:
+    """Turn on the theme's repository and issues buttons for $BOOK_REPOSITORY_URL, if set."""
+    url = os.environ.get(REPOSITORY_URL_VARIABLE, "").strip()
+    if not url:
+        return
+    if not REPOSITORY_URL.fullmatch(url):
+        raise ValueError(
+            f"{REPOSITORY_URL_VARIABLE} must be an https URL of a repository, got {url!r}"
+        )
+    options = dict(config.html_theme_options)
+    options.update(
+        repository_url=url.rstrip("/"),
+        repository_branch="main",
+        use_repository_button=True,
+        use_issues_button=True,
+    )
+    config.html_theme_options = options
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the page hooks."""
+    app.connect("config-inited", _link_repository, priority=900)
     app.connect("html-page-context", _drop_thebe, priority=900)
     app.connect("env-get-updated", _number_per_chapter, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
