@@ -71,7 +71,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check src tests tools _ext book
 
 unit: $(STAMP)
-	$(NICE) $(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/artifacts --ignore=tests/reader
+	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/artifacts --ignore=tests/reader
 
 nbval: $(STAMP)
 	$(NBVAL) --notebook-times _build/notebook-times.json book
@@ -84,21 +84,17 @@ nbval-check: $(STAMP)
 # The site as a reader gets it: both editions built, printed, checked in the browser;
 # JupyterLab and the wheel. (ATTNBOOK_SCREENSHOTS=1 also saves every page to _build/screenshots.)
 site-check: $(STAMP)
-	$(NICE) $(MAKE) --no-print-directory book
-	$(NICE) $(MAKE) --no-print-directory pdf
-	ATTNBOOK_REQUIRE_BUILD=1 $(NICE) $(PY) -m pytest -q -p no:cacheprovider \
+	$(MAKE) --no-print-directory book
+	$(MAKE) --no-print-directory pdf
+	ATTNBOOK_REQUIRE_BUILD=1 $(PY) -m pytest -q -p no:cacheprovider \
 	    tests/artifacts/test_site.py tests/artifacts/test_reader_view.py tests/reader
 
 # All three at once: the site check mostly waits on the browser and the unit tests take one
 # core, so the notebooks (two at a time) fill what the others leave idle. Run in sequence they
-# took 657 s on 2 cores, one core idle for most of the site check. The notebook pass is the
-# longest of the three, so the other two run at a lower priority (NICE): they take the CPU the
-# notebooks leave, instead of slowing the pass that decides the total. The notebooks' time
-# limit (tests/artifacts/test_notebook_times.py, 400 s) guards against a runaway, not a busy
-# machine.
-NICE ?=
+# took 657 s on 2 cores, one core idle for most of the site check. The notebooks' time limit
+# (tests/artifacts/test_notebook_times.py, 400 s) guards against a runaway, not a busy machine.
 checks: $(STAMP)
-	$(MAKE) --no-print-directory -j3 --output-sync=target nbval-check unit site-check NICE="nice -n 5"
+	$(MAKE) --no-print-directory -j3 --output-sync=target nbval-check unit site-check
 
 # Run after nbval-check: every notebook was timed (on this CPU), none over the limit.
 artifacts-check: $(STAMP)
